@@ -1,0 +1,338 @@
+"""`StrategicEngine`: which declarations of other parties conflict with this one, after separation minima.
+
+Declaration-level face of `VolumeIndex`: party names become small integers, agreements' minima a matrix, and
+volume hits are reported as `Conflict`s between declarations. Pure: no clock (callers pass `now`), no I/O.
+
+Which kinds can conflict (`DEFAULT_KIND_RULES`): everything that flies or acts meets everything; static
+declarations (hazard, protected, restriction) do not conflict with each other except a hazard over a protected
+site. An induced hazard conflicts with nothing by itself: it is live only while an activity intersects it,
+which `activations()` tells.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+import numpy.typing as npt
+
+from ...errors import UnknownEntity
+from ..footprint import FootprintBatch
+from ..model import Activation, Declaration, DeclarationKind, SeparationMinima
+from .index import VolumeIndex
+
+__all__ = [
+    "DEFAULT_KIND_RULES",
+    "Conflict",
+    "ConflictSet",
+    "EngineKind",
+    "Severity",
+    "StrategicEngine",
+    "engine_kind",
+]
+
+
+class EngineKind(enum.IntEnum):
+    """Declaration kinds as the index files them (an induced hazard is its own kind)."""
+
+    FLIGHT = 0
+    ACTIVITY = 1
+    HAZARD = 2
+    PROTECTED = 3
+    RESTRICTION = 4
+    INDUCED_HAZARD = 5
+
+
+def engine_kind(kind: DeclarationKind, activation: Activation = Activation.ALWAYS) -> EngineKind:
+    if kind is DeclarationKind.HAZARD and activation is Activation.INDUCED:
+        return EngineKind.INDUCED_HAZARD
+    return EngineKind[kind.name]
+
+
+def _kind_rules() -> npt.NDArray[np.uint8]:
+    k = EngineKind
+    movers = (k.FLIGHT, k.ACTIVITY)
+    rules = np.zeros((len(k), len(k)), dtype=np.uint8)
+    for a in movers:
+        for b in (k.FLIGHT, k.ACTIVITY, k.HAZARD, k.PROTECTED, k.RESTRICTION):
+            rules[a, b] = rules[b, a] = 1
+    rules[k.HAZARD, k.PROTECTED] = rules[k.PROTECTED, k.HAZARD] = 1
+    return rules
+
+
+DEFAULT_KIND_RULES = _kind_rules()
+
+
+class Severity(str, enum.Enum):
+    """`overlap`: the volumes themselves share a point; `proximity`: only the minima are breached."""
+
+    OVERLAP = "overlap"
+    PROXIMITY = "proximity"
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A conflict between the checked declaration and another party's declaration.
+
+    window: when it applies: the overlap of the two time windows, or the gap between them when they are only
+    within the time minimum. Distances are the least over all pairs of their volumes.
+    """
+
+    declaration_id: str
+    other_declaration_id: str
+    other_owner: str
+    window_start: datetime
+    window_end: datetime
+    lateral_distance_m: float
+    vertical_gap_m: float
+    time_gap_s: float
+    severity: Severity
+    volume_pairs: tuple[tuple[int, int], ...]
+
+
+@dataclass(slots=True)
+class ConflictSet:
+    """Volume-pair hits of one check, as columns (cheap to build); `conflicts()` groups them by declaration."""
+
+    declaration_id: str
+    query_volume: npt.NDArray[np.int64]
+    other_decl: npt.NDArray[np.int64]
+    other_volume: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]  # lateral m, vertical gap m, time gap s
+    window: npt.NDArray[np.float64]  # epoch seconds (start, end)
+    _engine: StrategicEngine
+
+    def __len__(self) -> int:
+        return int(self.query_volume.shape[0])
+
+    @property
+    def other_declaration_ids(self) -> list[str]:
+        """Distinct conflicting declarations, in order of first hit."""
+        ids = self._engine._decl_ids
+        seen: dict[str, None] = {}
+        for d in self.other_decl.tolist():
+            seen.setdefault(ids[d], None)
+        return list(seen)
+
+    def conflicts(self) -> list[Conflict]:
+        groups: dict[int, list[int]] = {}
+        for row, d in enumerate(self.other_decl.tolist()):
+            groups.setdefault(d, []).append(row)
+        out = []
+        eng = self._engine
+        for d, rows in groups.items():
+            vals = self.values[rows]
+            win = self.window[rows]
+            overlap = bool(np.any(np.all(vals == 0.0, axis=1)))
+            out.append(
+                Conflict(
+                    declaration_id=self.declaration_id,
+                    other_declaration_id=eng._decl_ids[d],
+                    other_owner=eng._decl_owner[d],
+                    window_start=_dt(float(win[:, 0].min())),
+                    window_end=_dt(float(win[:, 1].max())),
+                    lateral_distance_m=float(vals[:, 0].min()),
+                    vertical_gap_m=float(vals[:, 1].min()),
+                    time_gap_s=float(vals[:, 2].min()),
+                    severity=Severity.OVERLAP if overlap else Severity.PROXIMITY,
+                    volume_pairs=tuple(
+                        (int(self.query_volume[r]), int(self.other_volume[r])) for r in rows
+                    ),
+                )
+            )
+        return out
+
+
+def _dt(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+class StrategicEngine:
+    """An index of every party's live declarations that finds conflicts on insert, update and check.
+
+    >>> engine = StrategicEngine(default_minima=SeparationMinima(9260, 300, 60))
+    """
+
+    def __init__(
+        self,
+        *,
+        default_minima: SeparationMinima = SeparationMinima(),
+        kind_rules: npt.NDArray[np.uint8] = DEFAULT_KIND_RULES,
+        capacity: int = 1024,
+    ) -> None:
+        self.default_minima = default_minima
+        self.kind_rules = np.ascontiguousarray(kind_rules, dtype=np.uint8)
+        self.index = VolumeIndex(capacity)
+        self._party_index: dict[str, int] = {}
+        self._parties: list[str] = []
+        self._minima = np.zeros((0, 0, 3))
+        self._decl_index: dict[str, int] = {}
+        self._decl_ids: list[str] = []
+        self._decl_owner: list[str] = []
+        self._decl_slots: list[npt.NDArray[np.int64]] = []
+        self._decl_kind: list[EngineKind] = []
+        self._slot_decl = np.full(max(capacity, 16), -1, dtype=np.int64)
+        self._slot_volume = np.zeros(max(capacity, 16), dtype=np.int64)
+
+    # -- parties and minima ------------------------------------------------------------------------------
+    def party(self, name: str) -> int:
+        """The small integer standing for a party (registered on first use)."""
+        p = self._party_index.get(name)
+        if p is None:
+            p = len(self._parties)
+            self._party_index[name] = p
+            self._parties.append(name)
+            n = p + 1
+            grown = np.empty((n, n, 3))
+            grown[:] = (self.default_minima.lateral_m, self.default_minima.vertical_m, self.default_minima.time_s)
+            grown[:p, :p] = self._minima
+            self._minima = grown
+        return p
+
+    def set_minima(self, a: str, b: str, minima: SeparationMinima) -> None:
+        """Minima between two parties (symmetric); several agreements between the same pair: call `widest`."""
+        pa, pb = self.party(a), self.party(b)
+        row = (minima.lateral_m, minima.vertical_m, minima.time_s)
+        self._minima[pa, pb] = row
+        self._minima[pb, pa] = row
+
+    def minima(self, a: str, b: str) -> SeparationMinima:
+        m = self._minima[self.party(a), self.party(b)]
+        return SeparationMinima(float(m[0]), float(m[1]), float(m[2]))
+
+    # -- declarations ------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._decl_index)
+
+    def __contains__(self, declaration_id: object) -> bool:
+        return declaration_id in self._decl_index
+
+    def check(self, declaration: Declaration, footprints: FootprintBatch | None = None) -> ConflictSet:
+        """Conflicts the declaration would have, without filing it. `footprints` spares recomputing them."""
+        batch = footprints if footprints is not None else FootprintBatch.of(declaration.volumes)
+        kind = engine_kind(declaration.kind, declaration.activation)
+        return self._check(declaration.id, self.party(declaration.owner), kind, batch)
+
+    def upsert(self, declaration: Declaration, footprints: FootprintBatch | None = None) -> ConflictSet:
+        """File a declaration (replacing any earlier version with the same id) and return its conflicts."""
+        batch = footprints if footprints is not None else FootprintBatch.of(declaration.volumes)
+        owner = self.party(declaration.owner)
+        kind = engine_kind(declaration.kind, declaration.activation)
+        if declaration.id in self._decl_index:
+            self.cancel(declaration.id)
+        found = self._check(declaration.id, owner, kind, batch)
+        slots = self.index.insert(batch, owner, int(kind))
+        d = len(self._decl_ids)
+        self._decl_index[declaration.id] = d
+        self._decl_ids.append(declaration.id)
+        self._decl_owner.append(declaration.owner)
+        self._decl_slots.append(slots)
+        self._decl_kind.append(kind)
+        if self._slot_decl.shape[0] < self.index.count:
+            n = max(2 * self._slot_decl.shape[0], self.index.count)
+            self._slot_decl = np.concatenate((self._slot_decl, np.full(n - self._slot_decl.shape[0], -1)))
+            self._slot_volume = np.concatenate((self._slot_volume, np.zeros(n - self._slot_volume.shape[0], np.int64)))
+        self._slot_decl[slots] = d
+        self._slot_volume[slots] = np.arange(len(slots))
+        return found
+
+    def cancel(self, declaration_id: str) -> None:
+        """Remove a declaration's volumes from the index (cancelled, ended, or replaced by a new version)."""
+        d = self._decl_index.pop(declaration_id, None)
+        if d is None:
+            raise UnknownEntity(f"no live declaration {declaration_id!r}", field="declaration_id")
+        self.index.remove(self._decl_slots[d])
+        self._slot_decl[self._decl_slots[d]] = -1
+
+    def expire(self, now: datetime) -> list[str]:
+        """Drop volumes whose window ended before `now`; returns the declarations left with none."""
+        slots = self.index.expire(now.timestamp())
+        touched = {int(self._slot_decl[s]) for s in slots}
+        self._slot_decl[slots] = -1
+        gone = []
+        for d in touched:
+            if d >= 0 and not np.any(self._slot_decl[self._decl_slots[d]] == d):
+                gone.append(self._decl_ids[d])
+                self._decl_index.pop(self._decl_ids[d], None)
+        return gone
+
+    def activations(self, hazard_id: str) -> list[tuple[datetime, datetime]]:
+        """When an (induced) hazard is live: the merged windows during which activities intersect it."""
+        d = self._decl_index.get(hazard_id)
+        if d is None:
+            raise UnknownEntity(f"no live declaration {hazard_id!r}", field="declaration_id")
+        index = self.index
+        mask = np.zeros(len(EngineKind), dtype=np.uint8)
+        mask[EngineKind.ACTIVITY] = 1
+        zero = np.zeros((len(self._parties), 3))
+        intervals: list[tuple[float, float]] = []
+        for slot in self._decl_slots[d]:
+            batch = _slot_batch(index, int(slot))
+            hits, _ = index.query(batch, 0, zero, mask, -1)
+            t0, t1 = batch.t0[0], batch.t1[0]
+            for h in hits.tolist():
+                lo = max(t0, index.vf[h, 3])
+                hi = min(t1, index.vf[h, 4])
+                intervals.append((lo, hi))
+        return [(_dt(a), _dt(b)) for a, b in _merge(intervals)]
+
+    def declarations_of(self, owner: str) -> list[str]:
+        return [i for i, d in self._decl_index.items() if self._decl_owner[d] == owner]
+
+    # -- internals ---------------------------------------------------------------------------------------
+    def _check(self, declaration_id: str, owner: int, kind: EngineKind, batch: FootprintBatch) -> ConflictSet:
+        minima = self._minima[owner]
+        mask = self.kind_rules[int(kind)]
+        hits_q: list[npt.NDArray[np.int64]] = []
+        hits_s: list[npt.NDArray[np.int64]] = []
+        hits_v: list[npt.NDArray[np.float64]] = []
+        own = self._decl_index.get(declaration_id)
+        for i in range(len(batch)):
+            slots, values = self.index.query(batch, i, minima, mask, owner)
+            if own is not None:  # an earlier version of the same declaration never conflicts with itself
+                keep = self._slot_decl[slots] != own
+                slots, values = slots[keep], values[keep]
+            hits_q.append(np.full(slots.shape[0], i, dtype=np.int64))
+            hits_s.append(slots)
+            hits_v.append(values)
+        if len(hits_s) == 1:
+            q, s, v = hits_q[0], hits_s[0], hits_v[0]
+        else:
+            q, s, v = np.concatenate(hits_q), np.concatenate(hits_s), np.concatenate(hits_v)
+        vf = self.index.vf
+        lo = np.maximum(batch.t0[q], vf[s, 3])
+        hi = np.minimum(batch.t1[q], vf[s, 4])
+        window = np.stack((np.minimum(lo, hi), np.maximum(lo, hi)), axis=1)
+        return ConflictSet(declaration_id, q, self._slot_decl[s], self._slot_volume[s], v, window, self)
+
+
+def _slot_batch(index: VolumeIndex, slot: int) -> FootprintBatch:
+    """A one-footprint batch of a filed volume (to query with it)."""
+    ps = int(index.vi[slot, 3])
+    pc = int(index.vi[slot, 4])
+    vf = index.vf
+    return FootprintBatch(
+        offsets=np.array([0, pc], dtype=np.int64),
+        points=index.points[ps : ps + pc].copy(),
+        radius=vf[slot : slot + 1, 0].copy(),
+        zlo=vf[slot : slot + 1, 1].copy(),
+        zhi=vf[slot : slot + 1, 2].copy(),
+        t0=vf[slot : slot + 1, 3].copy(),
+        t1=vf[slot : slot + 1, 4].copy(),
+        bbox=vf[slot : slot + 1, 5:9].copy(),
+    )
+
+
+def _merge(intervals: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(intervals):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+

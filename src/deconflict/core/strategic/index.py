@@ -1,0 +1,197 @@
+"""`VolumeIndex`: the Python face of the grid kernels; owns and grows their arrays, reuses slots.
+
+Volume-level and party-agnostic: owners and kinds are small integers, separation minima a matrix. The
+declaration-level API (ids, versions, conflicts) is `StrategicEngine`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from ..footprint import FootprintBatch
+from . import grid
+
+__all__ = ["VolumeIndex"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+def _grow(a: np.ndarray, rows: int, fill: float | int = 0) -> np.ndarray:
+    out = np.full((rows, *a.shape[1:]), fill, dtype=a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+class VolumeIndex:
+    """Live 4D volumes in a multi-resolution grid; insert, remove, expire and query without rebuilds."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        capacity = max(int(capacity), 16)
+        self.count = 0  # slots ever used (high-water mark)
+        self.vf = np.zeros((capacity, grid.NF))
+        self.vi = np.zeros((capacity, grid.NI), dtype=np.int64)
+        self.stamp = np.zeros(capacity, dtype=np.int64)
+        self.points = np.zeros((capacity * 8, 3))
+        self.npoints = 0
+        self.garbage_points = 0
+        self.free_slots: list[int] = []
+        nblocks = max(capacity // 2, 64)
+        self.cells = np.zeros((nblocks, 4), dtype=np.int64)
+        self.hkeys, self.hvals = grid.rehash(self.cells, 0, _pow2(4 * nblocks))
+        self.blk_meta = np.zeros((nblocks, 2), dtype=np.int32)
+        self.blk_vol = np.zeros((nblocks, grid.BLOCK), dtype=np.int32)
+        self.blk_box = np.zeros((nblocks, grid.BLOCK, 8))
+        self.free_stack = np.zeros(nblocks, dtype=np.int32)
+        self.counters = np.zeros(grid.NCOUNTERS, dtype=np.int64)
+        self.level_count = np.zeros((grid.NKS, grid.NKT), dtype=np.int64)
+        self.max_points = 1
+        self._out_vol = np.zeros(1024, dtype=np.int64)
+        self._out_val = np.zeros((1024, 3))
+
+    # -- sizes -----------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.count - len(self.free_slots)
+
+    @property
+    def live_entries(self) -> int:
+        return int(self.counters[grid.C_LIVE_ENTRIES])
+
+    def is_alive(self, slot: int) -> bool:
+        return bool(self.vi[slot, grid.I_ALIVE] == 1)
+
+    # -- writes ----------------------------------------------------------------------------------------
+    def insert(self, batch: FootprintBatch, owner: IntArray | int, kind: IntArray | int) -> IntArray:
+        """File every footprint of `batch`; returns the slot of each."""
+        n = len(batch)
+        slots = self._take_slots(n)
+        counts = np.diff(batch.offsets)
+        self._reserve_points(int(counts.sum()))
+        starts = self.npoints + batch.offsets[:-1]
+        self.points[self.npoints : self.npoints + batch.points.shape[0]] = batch.points
+        self.npoints += batch.points.shape[0]
+        vf = self.vf
+        vf[slots, grid.F_RADIUS] = batch.radius
+        vf[slots, grid.F_ZLO] = batch.zlo
+        vf[slots, grid.F_ZHI] = batch.zhi
+        vf[slots, grid.F_T0] = batch.t0
+        vf[slots, grid.F_T1] = batch.t1
+        vf[slots, grid.F_LATMIN : grid.F_LNGMAX + 1] = batch.bbox
+        vi = self.vi
+        vi[slots, grid.I_ALIVE] = 0
+        vi[slots, grid.I_OWNER] = owner
+        vi[slots, grid.I_KIND] = kind
+        vi[slots, grid.I_PSTART] = starts
+        vi[slots, grid.I_PCOUNT] = counts
+        if n:
+            self.max_points = max(self.max_points, int(counts.max()))
+        if n == 1 or np.all(np.diff(slots) == 1):
+            self._file(int(slots[0]), int(slots[-1]) + 1)
+        else:
+            for s in slots:
+                self._file(int(s), int(s) + 1)
+        return slots
+
+    def remove(self, slots: IntArray | list[int]) -> int:
+        """Remove live volumes; returns how many were alive. Their slots are reused by later inserts."""
+        removed = 0
+        for s in slots:
+            s = int(s)
+            if grid.remove_volume(
+                s, self.vf, self.vi, self.hkeys, self.hvals, self.cells, self.blk_meta, self.blk_vol,
+                self.blk_box, self.free_stack, self.counters, self.level_count,
+            ):
+                removed += 1
+                self.free_slots.append(s)
+                self.garbage_points += int(self.vi[s, grid.I_PCOUNT])
+        if self.garbage_points > max(self.npoints // 2, 1 << 16):
+            self._compact_points()
+        return removed
+
+    def expire(self, now_s: float) -> IntArray:
+        """Remove every volume whose window ended before `now_s` (epoch seconds); returns their slots."""
+        slots = grid.expired(self.vi, self.vf, self.count, float(now_s))
+        self.remove(slots)
+        return slots
+
+    # -- reads -----------------------------------------------------------------------------------------
+    def query(
+        self,
+        batch: FootprintBatch,
+        i: int,
+        minima: FloatArray,
+        kind_mask: npt.NDArray[np.uint8],
+        skip_owner: int = -1,
+    ) -> tuple[IntArray, FloatArray]:
+        """Live volumes within `minima[owner]` of footprint i of `batch`: (slots, [lateral m, vgap m, tgap s])."""
+        qpoints = batch.points[batch.offsets[i] : batch.offsets[i + 1]]
+        params = np.empty(4)
+        params[:3] = minima.max(axis=0) if minima.shape[0] else 0.0
+        params[3] = skip_owner
+        while True:
+            found = grid.query(
+                qpoints, float(batch.radius[i]), float(batch.zlo[i]), float(batch.zhi[i]), float(batch.t0[i]),
+                float(batch.t1[i]), params, minima, kind_mask, self.vf, self.vi, self.points, self.stamp,
+                self.hkeys, self.hvals, self.cells, self.blk_meta, self.blk_vol, self.blk_box, self.counters,
+                self.level_count, self._out_vol, self._out_val,
+            )
+            if found <= self._out_vol.shape[0]:
+                return self._out_vol[:found].copy(), self._out_val[:found].copy()
+            self._out_vol = np.zeros(2 * found, dtype=np.int64)
+            self._out_val = np.zeros((2 * found, 3))
+
+    # -- storage management ----------------------------------------------------------------------------
+    def _take_slots(self, n: int) -> IntArray:
+        reuse = [self.free_slots.pop() for _ in range(min(n, len(self.free_slots)))]
+        fresh = n - len(reuse)
+        if self.count + fresh > self.vf.shape[0]:
+            rows = max(2 * self.vf.shape[0], self.count + fresh)
+            self.vf = _grow(self.vf, rows)
+            self.vi = _grow(self.vi, rows)
+            self.stamp = _grow(self.stamp, rows)
+        slots = np.array(reuse + list(range(self.count, self.count + fresh)), dtype=np.int64)
+        self.count += fresh
+        return slots
+
+    def _reserve_points(self, n: int) -> None:
+        if self.npoints + n > self.points.shape[0]:
+            self.points = _grow(self.points, max(2 * self.points.shape[0], self.npoints + n))
+
+    def _compact_points(self) -> None:
+        live = np.flatnonzero(self.vi[: self.count, grid.I_ALIVE] == 1)
+        starts = self.vi[live, grid.I_PSTART]
+        counts = self.vi[live, grid.I_PCOUNT]
+        new_starts = np.concatenate(([0], np.cumsum(counts)[:-1])) if len(live) else starts
+        idx = np.repeat(starts - new_starts, counts) + np.arange(int(counts.sum()))
+        self.points[: idx.shape[0]] = self.points[idx]
+        self.vi[live, grid.I_PSTART] = new_starts
+        self.npoints = int(counts.sum())
+        self.garbage_points = 0
+
+    def _file(self, first: int, last: int) -> None:
+        while first < last:
+            first = grid.insert_volumes(
+                first, last, self.vf, self.vi, self.hkeys, self.hvals, self.cells, self.blk_meta, self.blk_vol,
+                self.blk_box, self.free_stack, self.counters, self.level_count,
+            )
+            if first < last:
+                self._grow_grid(grid.cells_needed(self.vf, first))
+
+    def _grow_grid(self, need: int) -> None:
+        used_blocks = int(self.counters[grid.C_BLOCKS_HWM])
+        if self.counters[grid.C_NFREE] + self.blk_meta.shape[0] - used_blocks < need:
+            rows = max(2 * self.blk_meta.shape[0], used_blocks + need)
+            self.blk_meta = _grow(self.blk_meta, rows)
+            self.blk_vol = _grow(self.blk_vol, rows)
+            self.blk_box = _grow(self.blk_box, rows)
+            self.free_stack = _grow(self.free_stack, rows)
+        ncells = int(self.counters[grid.C_NCELLS])
+        if ncells + need > self.cells.shape[0]:
+            self.cells = _grow(self.cells, max(2 * self.cells.shape[0], ncells + need))
+        if 2 * (ncells + need) > self.hkeys.shape[0]:
+            self.hkeys, self.hvals = grid.rehash(self.cells, ncells, _pow2(4 * (ncells + need)))
+
+
+def _pow2(n: int) -> int:
+    return 1 << max(int(n - 1).bit_length(), 4)
