@@ -216,28 +216,65 @@ class StrategicEngine:
         kind = engine_kind(declaration.kind, declaration.activation)
         return self._check(declaration.id, self.party(declaration.owner), kind, batch)
 
+    def check_footprints(self, declaration_id: str, owner: str, kind: EngineKind, batch: FootprintBatch) -> ConflictSet:
+        """The array form of `check`."""
+        return self._check(declaration_id, self.party(owner), kind, batch)
+
     def upsert(self, declaration: Declaration, footprints: FootprintBatch | None = None) -> ConflictSet:
         """File a declaration (replacing any earlier version with the same id) and return its conflicts."""
         batch = footprints if footprints is not None else FootprintBatch.of(declaration.volumes)
-        owner = self.party(declaration.owner)
         kind = engine_kind(declaration.kind, declaration.activation)
-        if declaration.id in self._decl_index:
-            self.cancel(declaration.id)
-        found = self._check(declaration.id, owner, kind, batch)
-        slots = self.index.insert(batch, owner, int(kind))
-        d = len(self._decl_ids)
-        self._decl_index[declaration.id] = d
-        self._decl_ids.append(declaration.id)
-        self._decl_owner.append(declaration.owner)
-        self._decl_slots.append(slots)
-        self._decl_kind.append(kind)
+        return self.upsert_footprints(declaration.id, declaration.owner, kind, batch)
+
+    def upsert_footprints(self, declaration_id: str, owner: str, kind: EngineKind, batch: FootprintBatch) -> ConflictSet:
+        """The array form of `upsert`: the declaration's volumes as a prepared batch."""
+        if declaration_id in self._decl_index:
+            self.cancel(declaration_id)
+        p = self.party(owner)
+        found = self._check(declaration_id, p, kind, batch)
+        slots = self.index.insert(batch, p, int(kind))
+        self._register([declaration_id], [owner], [kind], [slots])
+        return found
+
+    def load(
+        self,
+        ids: list[str],
+        owners: list[str],
+        kinds: list[EngineKind],
+        batch: FootprintBatch,
+        volume_counts: npt.NDArray[np.int64],
+    ) -> None:
+        """File many stored declarations at once, unchecked (start-up): declaration k owns the next
+        volume_counts[k] footprints of `batch`."""
+        decl_of_volume = np.repeat(np.arange(len(ids)), volume_counts)
+        party_of = np.array([self.party(o) for o in owners], dtype=np.int64)
+        kind_of = np.array([int(k) for k in kinds], dtype=np.int64)
+        slots = self.index.insert(batch, party_of[decl_of_volume], kind_of[decl_of_volume])
+        self._register(ids, owners, kinds, np.split(slots, np.cumsum(volume_counts)[:-1]))
+
+    def _register(self, ids: list[str], owners: list[str], kinds: list[EngineKind],
+                  slots: list[npt.NDArray[np.int64]]) -> None:
+        first = len(self._decl_ids)
+        for k, declaration_id in enumerate(ids):
+            if declaration_id in self._decl_index:
+                raise UnknownEntity(f"declaration {declaration_id!r} is already filed", field="declaration_id")
+            self._decl_index[declaration_id] = first + k
+        self._decl_ids.extend(ids)
+        self._decl_owner.extend(owners)
+        self._decl_kind.extend(kinds)
+        self._decl_slots.extend(slots)
         if self._slot_decl.shape[0] < self.index.count:
             n = max(2 * self._slot_decl.shape[0], self.index.count)
             self._slot_decl = np.concatenate((self._slot_decl, np.full(n - self._slot_decl.shape[0], -1)))
             self._slot_volume = np.concatenate((self._slot_volume, np.zeros(n - self._slot_volume.shape[0], np.int64)))
-        self._slot_decl[slots] = d
-        self._slot_volume[slots] = np.arange(len(slots))
-        return found
+        if len(slots) == 1:
+            self._slot_decl[slots[0]] = first
+            self._slot_volume[slots[0]] = np.arange(len(slots[0]))
+        else:
+            counts = np.array([len(s) for s in slots], dtype=np.int64)
+            flat = np.concatenate(slots) if slots else np.empty(0, dtype=np.int64)
+            self._slot_decl[flat] = np.repeat(np.arange(first, first + len(slots)), counts)
+            self._slot_volume[flat] = np.arange(len(flat)) - np.repeat(np.cumsum(counts) - counts, counts)
 
     def cancel(self, declaration_id: str) -> None:
         """Remove a declaration's volumes from the index (cancelled, ended, or replaced by a new version)."""

@@ -367,6 +367,52 @@ def expired(vi: np.ndarray, vf: np.ndarray, count: int, now: float) -> np.ndarra
 
 
 @njit(cache=True)
+def exact_test(
+    frame: np.ndarray,
+    qring: np.ndarray,
+    qradius: float,
+    qzlo: float,
+    qzhi: float,
+    qt0: float,
+    qt1: float,
+    v: int,
+    vf: np.ndarray,
+    vi: np.ndarray,
+    points: np.ndarray,
+    minima: np.ndarray,
+    ring: np.ndarray,
+) -> tuple[float, float, float]:
+    """Exact test of volume v against a query projected in `frame`: (lateral m, vertical gap m, time gap s),
+    or lateral -1 when v is outside the minima of its owner. `ring` is scratch with room for v's points."""
+    owner = vi[v, I_OWNER]
+    tgap = max(vf[v, F_T0] - qt1, qt0 - vf[v, F_T1])
+    if tgap > minima[owner, 2]:
+        return -1.0, 0.0, 0.0
+    zgap = max(vf[v, F_ZLO] - qzhi, qzlo - vf[v, F_ZHI])
+    if zgap > minima[owner, 1]:
+        return -1.0, 0.0, 0.0
+    ps = vi[v, I_PSTART]
+    pc = vi[v, I_PCOUNT]
+    for j in range(pc):
+        ring[j, 0], ring[j, 1] = project_point(frame, points[ps + j, 0], points[ps + j, 1], points[ps + j, 2])
+    d = shape_distance(qring, qradius, ring[:pc], vf[v, F_RADIUS])
+    if d > minima[owner, 0]:
+        return -1.0, 0.0, 0.0
+    return d, max(zgap, 0.0), max(tgap, 0.0)
+
+
+@njit(cache=True)
+def query_frame(qpoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The query's frame parameters and its outline projected in that frame."""
+    lat0, lng0 = frame_centre(qpoints)
+    frame = frame_params(lat0, lng0)
+    qring = np.empty((qpoints.shape[0], 2))
+    for i in range(qpoints.shape[0]):
+        qring[i, 0], qring[i, 1] = project_point(frame, qpoints[i, 0], qpoints[i, 1], qpoints[i, 2])
+    return frame, qring
+
+
+@njit(cache=True)
 def query(
     qpoints: np.ndarray,
     qradius: float,
@@ -405,11 +451,7 @@ def query(
     qr = np.empty(1)
     qr[0] = qradius
     qbox = compute_bboxes(qoff, qpoints, qr)[0]
-    lat0, lng0 = frame_centre(qpoints)
-    frame = frame_params(lat0, lng0)
-    qring = np.empty((qpoints.shape[0], 2))
-    for i in range(qpoints.shape[0]):
-        qring[i, 0], qring[i, 1] = project_point(frame, qpoints[i, 0], qpoints[i, 1], qpoints[i, 2])
+    frame, qring = query_frame(qpoints)
     lmax = qparams[Q_LMAX]
     zmax = qparams[Q_ZMAX]
     tmax = qparams[Q_TMAX]
@@ -478,28 +520,18 @@ def query(
                                     owner = vi[v, I_OWNER]
                                     if owner == skip_owner or kind_mask[vi[v, I_KIND]] == 0:
                                         continue
-                                    tgap = max(vf[v, F_T0] - qt1, qt0 - vf[v, F_T1])
-                                    if tgap > minima[owner, 2]:
-                                        continue
-                                    zgap = max(vf[v, F_ZLO] - qzhi, qzlo - vf[v, F_ZHI])
-                                    if zgap > minima[owner, 1]:
-                                        continue
-                                    ps = vi[v, I_PSTART]
-                                    pc = vi[v, I_PCOUNT]
-                                    if ring.shape[0] < pc:
-                                        ring = np.empty((pc, 2))
-                                    for j in range(pc):
-                                        ring[j, 0], ring[j, 1] = project_point(
-                                            frame, points[ps + j, 0], points[ps + j, 1], points[ps + j, 2]
-                                        )
-                                    d = shape_distance(qring, qradius, ring[:pc], vf[v, F_RADIUS])
-                                    if d > minima[owner, 0]:
+                                    if ring.shape[0] < vi[v, I_PCOUNT]:
+                                        ring = np.empty((vi[v, I_PCOUNT], 2))
+                                    d, zgap, tgap = exact_test(
+                                        frame, qring, qradius, qzlo, qzhi, qt0, qt1, v, vf, vi, points, minima, ring
+                                    )
+                                    if d < 0.0:
                                         continue
                                     if found < cap:
                                         out_vol[found] = v
                                         out_val[found, 0] = d
-                                        out_val[found, 1] = max(zgap, 0.0)
-                                        out_val[found, 2] = max(tgap, 0.0)
+                                        out_val[found, 1] = zgap
+                                        out_val[found, 2] = tgap
                                     found += 1
                                 b = blk_meta[b, 0]
     return found

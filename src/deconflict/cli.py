@@ -1,0 +1,58 @@
+"""The `deconflict` command line: parses flags and calls the library; errors print without a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Multi-party airspace de-confliction.")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; each prints one JSON object per line.")
+app.add_typer(bench_app, name="bench")
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                    TimeRemainingColumn(), console=_stderr_console(), transient=True)
+
+
+def _stderr_console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@bench_app.command("strategic")
+def bench_strategic(
+    volumes: int = typer.Option(1_000_000, min=1, help="Live volumes in the index."),
+    queries: int = typer.Option(2_000, min=1, help="Inserts measured (each checked for conflicts)."),
+    baseline_queries: int = typer.Option(200, min=1, help="Queries answered by the numpy baseline too."),
+    seed: int = typer.Option(1, help="Seed of the reference workload."),
+    as_json: bool = typer.Option(True, "--json/--no-json", help="Print JSON lines (the only format)."),
+) -> None:
+    """Insert + full conflict check against N volumes of the reference workload, beside a numpy scan."""
+    from .bench import strategic
+
+    with _progress() as bar:
+        task = bar.add_task("insert + check", total=queries)
+        for line in strategic.run(volumes, queries, min(baseline_queries, queries), seed,
+                                  progress=lambda done, total: bar.update(task, completed=done)):
+            print(json.dumps(line), flush=True)
+
+
+def main() -> None:
+    try:
+        app()
+    except Exception as exc:  # a CLI error is a message, never a traceback
+        from .errors import DeconflictError
+
+        if isinstance(exc, DeconflictError):
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        raise
+
+
+if __name__ == "__main__":
+    main()
