@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
 from pyproj import Geod
@@ -11,7 +11,7 @@ from pyproj import Geod
 from deconflict.core.model import Activation, Declaration, DeclarationKind, Volume4D
 
 GEOD = Geod(ellps="WGS84")
-T0 = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 def offset(lat: float, lng: float, east_m: float, north_m: float) -> tuple[float, float]:
@@ -38,7 +38,10 @@ def footprints(draw: st.DrawFn, lat: float, lng: float, spread_m: float) -> tupl
     if max(gaps) >= math.pi * 0.95 or min(gaps) < 1e-3:  # keep the centre inside: a simple star polygon
         angles = [2 * math.pi * k / n for k in range(n)]
     radii = draw(st.lists(st.floats(0.3, 1.0), min_size=n, max_size=n))
-    ring = [offset(clat, clng, size * r * math.sin(a), size * r * math.cos(a)) for a, r in zip(angles, radii, strict=True)]
+    ring = [
+        offset(clat, clng, size * r * math.sin(a), size * r * math.cos(a))
+        for a, r in zip(angles, radii, strict=True)
+    ]
     return "polygon", ring
 
 

@@ -42,6 +42,40 @@ def bench_strategic(
             print(json.dumps(line), flush=True)
 
 
+@app.command("demo")
+def demo() -> None:
+    """Run the demo scenario through the strategic engine and print what conflicts (the service comes next)."""
+    from datetime import datetime, timezone
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from .scenarios.demo import run_demo
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    result = run_demo(now)
+    console = Console()
+    declared = Table(title=f"Declarations (now {now:%Y-%m-%d %H:%M}Z)")
+    for col in ("id", "owner", "kind", "title", "window (UTC)"):
+        declared.add_column(col)
+    for d in result.declarations:
+        v = d.volumes[0]
+        kind = d.kind.value + (" (induced)" if d.activation.value == "induced" else "")
+        declared.add_row(d.id, d.owner, kind, d.title, f"{v.time_start.value:%H:%M}-{v.time_end.value:%H:%M}")
+    console.print(declared)
+    table = Table(title="Conflicts found as each declaration was filed")
+    for col in ("declaration", "conflicts with", "owner", "severity", "window (UTC)", "lateral m", "vertical m"):
+        table.add_column(col)
+    for c in result.conflicts:
+        table.add_row(c.declaration_id, c.other_declaration_id, c.other_owner, c.severity.value,
+                      f"{c.window_start:%H:%M}-{c.window_end:%H:%M}", f"{c.lateral_distance_m:.0f}",
+                      f"{c.vertical_gap_m:.0f}")
+    console.print(table)
+    for hazard, windows in result.activations.items():
+        spans = ", ".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in windows) or "never"
+        console.print(f"Induced hazard [bold]{hazard}[/bold] is live: {spans}")
+
+
 def main() -> None:
     try:
         app()

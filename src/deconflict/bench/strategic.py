@@ -15,8 +15,7 @@ from numba import njit
 
 from ..core.footprint import FootprintBatch
 from ..core.model import SeparationMinima
-from ..core.strategic import EngineKind, StrategicEngine
-from ..core.strategic import grid
+from ..core.strategic import EngineKind, StrategicEngine, grid
 from .workload import reference_workload, take
 
 MINIMA = SeparationMinima(9_260.0, 300.0, 60.0)

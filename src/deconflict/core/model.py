@@ -173,7 +173,7 @@ class Volume4D:
         )
 
 
-class DeclarationKind(str, enum.Enum):
+class DeclarationKind(enum.StrEnum):
     """What a party announces (DESIGN.md)."""
 
     FLIGHT = "flight"
@@ -183,14 +183,14 @@ class DeclarationKind(str, enum.Enum):
     RESTRICTION = "restriction"
 
 
-class Activation(str, enum.Enum):
+class Activation(enum.StrEnum):
     """When a hazard is live: always, or only while an activity intersects it (induced)."""
 
     ALWAYS = "always"
     INDUCED = "induced"
 
 
-class DeclarationState(str, enum.Enum):
+class DeclarationState(enum.StrEnum):
     """declared -> active -> ended, or cancelled; every change is a new version."""
 
     DECLARED = "declared"

@@ -63,9 +63,7 @@ def _segments_intersect(
         return True
     if d3 == 0.0 and _point_segment_d2(cx, cy, ax, ay, bx, by) == 0.0:
         return True
-    if d4 == 0.0 and _point_segment_d2(dx, dy, ax, ay, bx, by) == 0.0:
-        return True
-    return False
+    return bool(d4 == 0.0 and _point_segment_d2(dx, dy, ax, ay, bx, by) == 0.0)
 
 
 @njit(cache=True)

@@ -73,7 +73,7 @@ def densified_ring(polygon: Polygon) -> tuple[FloatArray, FloatArray]:
     for i in range(len(lat)):
         out_lat.append(float(lat[i]))
         out_lng.append(float(lng[i]))
-        extra = int(math.ceil(lengths[i] / MAX_EDGE_M)) - 1
+        extra = math.ceil(lengths[i] / MAX_EDGE_M) - 1
         if extra > 0:
             for lo, la in _GEOD.npts(lng[i], lat[i], lng2[i], lat2[i], extra):
                 out_lat.append(la)
@@ -200,7 +200,9 @@ def validate_volume(
         )
     if now is not None:
         if end <= now:
-            raise InvalidVolume(f"{end.isoformat()} has already passed (now {now.isoformat()})", field=f"{field}.time_end")
+            raise InvalidVolume(
+                f"{end.isoformat()} has already passed (now {now.isoformat()})", field=f"{field}.time_end"
+            )
         if end - now > limits.horizon:
             raise InvalidVolume(
                 f"{end.isoformat()} is beyond the horizon of {limits.horizon} from now", field=f"{field}.time_end"

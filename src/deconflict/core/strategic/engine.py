@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -64,9 +64,10 @@ def _kind_rules() -> npt.NDArray[np.uint8]:
 
 
 DEFAULT_KIND_RULES = _kind_rules()
+NO_MINIMA = SeparationMinima()  #: without an agreement, only volumes that share a point conflict
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     """`overlap`: the volumes themselves share a point; `proximity`: only the minima are breached."""
 
     OVERLAP = "overlap"
@@ -147,7 +148,7 @@ class ConflictSet:
 
 
 def _dt(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 class StrategicEngine:
@@ -159,7 +160,7 @@ class StrategicEngine:
     def __init__(
         self,
         *,
-        default_minima: SeparationMinima = SeparationMinima(),
+        default_minima: SeparationMinima = NO_MINIMA,
         kind_rules: npt.NDArray[np.uint8] = DEFAULT_KIND_RULES,
         capacity: int = 1024,
     ) -> None:
@@ -226,7 +227,9 @@ class StrategicEngine:
         kind = engine_kind(declaration.kind, declaration.activation)
         return self.upsert_footprints(declaration.id, declaration.owner, kind, batch)
 
-    def upsert_footprints(self, declaration_id: str, owner: str, kind: EngineKind, batch: FootprintBatch) -> ConflictSet:
+    def upsert_footprints(
+        self, declaration_id: str, owner: str, kind: EngineKind, batch: FootprintBatch
+    ) -> ConflictSet:
         """The array form of `upsert`: the declaration's volumes as a prepared batch."""
         if declaration_id in self._decl_index:
             self.cancel(declaration_id)

@@ -30,6 +30,7 @@ BASE_DEG = 0.25
 BASE_S = 3600.0
 NKS = 11
 NKT = 16
+LATERAL_EPS_M = 0.001  #: float noise allowance: footprints that share an edge must touch, not miss by 1e-9 m
 
 # vf columns
 F_RADIUS, F_ZLO, F_ZHI, F_T0, F_T1, F_LATMIN, F_LATMAX, F_LNGMIN, F_LNGMAX = range(9)
@@ -118,17 +119,17 @@ def level_of(vf: np.ndarray, v: int) -> tuple[int, int]:
 
 @njit(cache=True, inline="always")
 def _rows(latmin: float, latmax: float, cs: float) -> tuple[int, int]:
-    nrows = int(math.ceil(180.0 / cs))
-    lo = int(math.floor((latmin + 90.0) / cs))
-    hi = int(math.floor((latmax + 90.0) / cs))
+    nrows = math.ceil(180.0 / cs)
+    lo = math.floor((latmin + 90.0) / cs)
+    hi = math.floor((latmax + 90.0) / cs)
     return max(lo, 0), min(hi, nrows - 1)
 
 
 @njit(cache=True, inline="always")
 def _cols(lngmin: float, lngmax: float, cs: float) -> tuple[int, int]:
-    ncols = int(math.ceil(360.0 / cs))
-    lo = int(math.floor((lngmin + 180.0) / cs))
-    hi = int(math.floor((lngmax + 180.0) / cs))
+    ncols = math.ceil(360.0 / cs)
+    lo = math.floor((lngmin + 180.0) / cs)
+    hi = math.floor((lngmax + 180.0) / cs)
     return max(lo, 0), min(hi, ncols - 1)
 
 
@@ -154,7 +155,7 @@ def cells_needed(vf: np.ndarray, v: int) -> int:
     if nparts == 2:
         d0, d1 = _cols(b0, b1, cs)
         ncols += d1 - d0 + 1
-    nt = int(math.floor(vf[v, F_T1] / ct)) - int(math.floor(vf[v, F_T0] / ct)) + 1
+    nt = math.floor(vf[v, F_T1] / ct) - math.floor(vf[v, F_T0] / ct) + 1
     return (r1 - r0 + 1) * ncols * nt
 
 
@@ -250,8 +251,8 @@ def insert_volumes(
         cs = BASE_DEG * (1 << ks)
         ct = BASE_S * (1 << kt)
         r0, r1 = _rows(vf[v, F_LATMIN], vf[v, F_LATMAX], cs)
-        t0 = int(math.floor(vf[v, F_T0] / ct))
-        t1 = int(math.floor(vf[v, F_T1] / ct))
+        t0 = math.floor(vf[v, F_T0] / ct)
+        t1 = math.floor(vf[v, F_T1] / ct)
         nparts, a0, a1, b0, b1 = _lng_parts(vf[v, F_LNGMIN], vf[v, F_LNGMAX])
         for part in range(nparts):
             lo = a0 if part == 0 else b0
@@ -337,8 +338,8 @@ def remove_volume(
     cs = BASE_DEG * (1 << ks)
     ct = BASE_S * (1 << kt)
     r0, r1 = _rows(vf[v, F_LATMIN], vf[v, F_LATMAX], cs)
-    t0 = int(math.floor(vf[v, F_T0] / ct))
-    t1 = int(math.floor(vf[v, F_T1] / ct))
+    t0 = math.floor(vf[v, F_T0] / ct)
+    t1 = math.floor(vf[v, F_T1] / ct)
     nparts, a0, a1, b0, b1 = _lng_parts(vf[v, F_LNGMIN], vf[v, F_LNGMAX])
     for part in range(nparts):
         c0, c1 = _cols(a0 if part == 0 else b0, a1 if part == 0 else b1, cs)
@@ -396,7 +397,7 @@ def exact_test(
     for j in range(pc):
         ring[j, 0], ring[j, 1] = project_point(frame, points[ps + j, 0], points[ps + j, 1], points[ps + j, 2])
     d = shape_distance(qring, qradius, ring[:pc], vf[v, F_RADIUS])
-    if d > minima[owner, 0]:
+    if d > minima[owner, 0] + LATERAL_EPS_M:
         return -1.0, 0.0, 0.0
     return d, max(zgap, 0.0), max(tgap, 0.0)
 
@@ -486,8 +487,8 @@ def query(
             if level_count[ks, kt] == 0:
                 continue
             ct = BASE_S * (1 << kt)
-            it0 = int(math.floor(tlo / ct))
-            it1 = int(math.floor(thi / ct))
+            it0 = math.floor(tlo / ct)
+            it1 = math.floor(thi / ct)
             for part in range(nparts):
                 plo = a0 if part == 0 else b0
                 phi = a1 if part == 0 else b1

@@ -1,0 +1,1 @@
+"""Bundled scenarios (data files) and the code that reads them."""
