@@ -10,7 +10,7 @@ State arrays (owned by `VolumeIndex`, grown there):
   vf[v]  float64: radius, zlo, zhi, t0, t1, latmin, latmax, lngmin, lngmax
   vi[v]  int64:   alive, owner, kind, first point, point count
   points float64[:, 3] ECEF vertices; cells int64[c]: key, head block, entries, dead entries
-  blk_meta int32[b]: next block, fill; blk_vol int32[b, B]; blk_box float64[b, B, 8]
+  blk_meta int32[b]: next block, fill; blk_vol int32[b, B]; blk_box float32[b, B, 8] (rounded outward)
   counters int64: see the C_* constants; level_count int64[NKS, NKT]
 """
 
@@ -172,6 +172,23 @@ def _alloc_block(blk_meta: np.ndarray, free_stack: np.ndarray, counters: np.ndar
     return b
 
 
+@njit(cache=True, inline="always")
+def _down(x: float) -> np.float32:
+    """float32 at or below x: boxes are stored in float32 (half the memory traffic), rounded outward."""
+    f = np.float32(x)
+    if f > x:
+        f = np.nextafter(f, np.float32(-np.inf))
+    return f
+
+
+@njit(cache=True, inline="always")
+def _up(x: float) -> np.float32:
+    f = np.float32(x)
+    if f < x:
+        f = np.nextafter(f, np.float32(np.inf))
+    return f
+
+
 @njit(cache=True)
 def _file_entry(
     v: int,
@@ -207,14 +224,14 @@ def _file_entry(
     blk_meta[b, 1] = k + 1
     blk_vol[b, k] = v
     box = blk_box[b, k]
-    box[0] = vf[v, F_LATMIN]
-    box[1] = vf[v, F_LATMAX]
-    box[2] = lngmin
-    box[3] = lngmax
-    box[4] = vf[v, F_ZLO]
-    box[5] = vf[v, F_ZHI]
-    box[6] = vf[v, F_T0]
-    box[7] = vf[v, F_T1]
+    box[0] = _down(vf[v, F_LATMIN])
+    box[1] = _up(vf[v, F_LATMAX])
+    box[2] = _down(lngmin)
+    box[3] = _up(lngmax)
+    box[4] = _down(vf[v, F_ZLO])
+    box[5] = _up(vf[v, F_ZHI])
+    box[6] = _down(vf[v, F_T0])
+    box[7] = _up(vf[v, F_T1])
     cells[c, CK_N] += 1
     counters[C_LIVE_ENTRIES] += 1
 
@@ -283,7 +300,7 @@ def _compact_cell(
     """Rewrite a cell's blocks keeping only live entries; freed blocks go back to the pool."""
     n = cells[c, CK_N]
     keep_vol = np.empty(n, dtype=np.int32)
-    keep_box = np.empty((n, 8))
+    keep_box = np.empty((n, 8), dtype=np.float32)
     m = 0
     b = cells[c, CK_HEAD]
     while b >= 0:

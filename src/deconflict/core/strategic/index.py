@@ -42,7 +42,7 @@ class VolumeIndex:
         self.hkeys, self.hvals = grid.rehash(self.cells, 0, _pow2(4 * nblocks))
         self.blk_meta = np.zeros((nblocks, 2), dtype=np.int32)
         self.blk_vol = np.zeros((nblocks, grid.BLOCK), dtype=np.int32)
-        self.blk_box = np.zeros((nblocks, grid.BLOCK, 8))
+        self.blk_box = np.zeros((nblocks, grid.BLOCK, 8), dtype=np.float32)
         self.free_stack = np.zeros(nblocks, dtype=np.int32)
         self.counters = np.zeros(grid.NCOUNTERS, dtype=np.int64)
         self.level_count = np.zeros((grid.NKS, grid.NKT), dtype=np.int64)
