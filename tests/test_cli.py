@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from typer.testing import CliRunner
 
@@ -14,7 +14,7 @@ runner = CliRunner()
 
 
 def test_demo_scenario_finds_the_expected_conflicts() -> None:
-    result = run_demo(datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc))
+    result = run_demo(datetime(2026, 11, 28, 12, 0, tzinfo=UTC))
     pairs = {(c.declaration_id, c.other_declaration_id, c.severity.value) for c in result.conflicts}
     assert ("medevac-route", "strike-north", "overlap") in pairs
     assert ("field-hospital", "strike-north", "proximity") in pairs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -45,14 +46,14 @@ def bench_strategic(
 @app.command("demo")
 def demo() -> None:
     """Run the demo scenario through the strategic engine and print what conflicts (the service comes next)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from rich.console import Console
     from rich.table import Table
 
     from .scenarios.demo import run_demo
 
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     result = run_demo(now)
     console = Console()
     declared = Table(title=f"Declarations (now {now:%Y-%m-%d %H:%M}Z)")
