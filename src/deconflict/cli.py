@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC
+from datetime import UTC, datetime
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -62,19 +62,24 @@ def demo() -> None:
     for d in result.declarations:
         v = d.volumes[0]
         kind = d.kind.value + (" (induced)" if d.activation.value == "induced" else "")
-        declared.add_row(d.id, d.owner, kind, d.title, f"{v.time_start.value:%H:%M}-{v.time_end.value:%H:%M}")
+        declared.add_row(d.id, d.owner, kind, d.title, _span(v.time_start.value, v.time_end.value))
     console.print(declared)
     table = Table(title="Conflicts found as each declaration was filed")
     for col in ("declaration", "conflicts with", "owner", "severity", "window (UTC)", "lateral m", "vertical m"):
         table.add_column(col)
     for c in result.conflicts:
         table.add_row(c.declaration_id, c.other_declaration_id, c.other_owner, c.severity.value,
-                      f"{c.window_start:%H:%M}-{c.window_end:%H:%M}", f"{c.lateral_distance_m:.0f}",
+                      _span(c.window_start, c.window_end), f"{c.lateral_distance_m:.0f}",
                       f"{c.vertical_gap_m:.0f}")
     console.print(table)
     for hazard, windows in result.activations.items():
         spans = ", ".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in windows) or "never"
         console.print(f"Induced hazard [bold]{hazard}[/bold] is live: {spans}")
+
+
+def _span(start: datetime, end: datetime) -> str:
+    """HH:MM-HH:MM, with the day of the end when it is another day."""
+    return f"{start:%H:%M}-{end:%H:%M}" + (f" ({end:%d %b})" if end.date() != start.date() else "")
 
 
 def main() -> None:

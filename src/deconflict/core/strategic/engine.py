@@ -174,7 +174,6 @@ class StrategicEngine:
         self._decl_ids: list[str] = []
         self._decl_owner: list[str] = []
         self._decl_slots: list[npt.NDArray[np.int64]] = []
-        self._decl_kind: list[EngineKind] = []
         self._slot_decl = np.full(max(capacity, 16), -1, dtype=np.int64)
         self._slot_volume = np.zeros(max(capacity, 16), dtype=np.int64)
 
@@ -236,7 +235,7 @@ class StrategicEngine:
         p = self.party(owner)
         found = self._check(declaration_id, p, kind, batch)
         slots = self.index.insert(batch, p, int(kind))
-        self._register([declaration_id], [owner], [kind], [slots])
+        self._register([declaration_id], [owner], [slots])
         return found
 
     def load(
@@ -253,10 +252,9 @@ class StrategicEngine:
         party_of = np.array([self.party(o) for o in owners], dtype=np.int64)
         kind_of = np.array([int(k) for k in kinds], dtype=np.int64)
         slots = self.index.insert(batch, party_of[decl_of_volume], kind_of[decl_of_volume])
-        self._register(ids, owners, kinds, np.split(slots, np.cumsum(volume_counts)[:-1]))
+        self._register(ids, owners, np.split(slots, np.cumsum(volume_counts)[:-1]))
 
-    def _register(self, ids: list[str], owners: list[str], kinds: list[EngineKind],
-                  slots: list[npt.NDArray[np.int64]]) -> None:
+    def _register(self, ids: list[str], owners: list[str], slots: list[npt.NDArray[np.int64]]) -> None:
         first = len(self._decl_ids)
         for k, declaration_id in enumerate(ids):
             if declaration_id in self._decl_index:
@@ -264,7 +262,6 @@ class StrategicEngine:
             self._decl_index[declaration_id] = first + k
         self._decl_ids.extend(ids)
         self._decl_owner.extend(owners)
-        self._decl_kind.extend(kinds)
         self._decl_slots.extend(slots)
         if self._slot_decl.shape[0] < self.index.count:
             n = max(2 * self._slot_decl.shape[0], self.index.count)
