@@ -144,3 +144,18 @@ def test_induced_hazard_is_live_only_while_activities_intersect_it() -> None:
     far = [(40.0, 30.0), (40.0, 30.1), (40.1, 30.1)]
     engine.upsert(decl("op3", "force", square(far, start=T0 + 5 * H, end=T0 + 6 * H), DeclarationKind.ACTIVITY))
     assert engine.activations("sam") == [(T0 + H, T0 + 3 * H)]
+
+
+def test_bulk_load_refuses_an_id_already_filed_and_leaves_the_index_untouched() -> None:
+    from deconflict.core.footprint import FootprintBatch
+    from deconflict.core.strategic import EngineKind
+    from deconflict.errors import Conflict as AlreadyFiled
+
+    engine = StrategicEngine()
+    engine.upsert(decl("a", "alpha", square(SQUARE_A)))
+    batch = FootprintBatch.of([square(SQUARE_B), square(SQUARE_B)])
+    with pytest.raises(AlreadyFiled, match="already filed"):
+        engine.load(["b", "a"], ["bravo", "bravo"], [EngineKind.FLIGHT] * 2, batch, np.ones(2, dtype=np.int64))
+    with pytest.raises(AlreadyFiled, match="already filed"):
+        engine.load(["c", "c"], ["bravo", "bravo"], [EngineKind.FLIGHT] * 2, batch, np.ones(2, dtype=np.int64))
+    assert len(engine.index) == 1 and "b" not in engine and "c" not in engine

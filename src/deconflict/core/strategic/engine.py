@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import numpy as np
 import numpy.typing as npt
 
+from ... import errors
 from ...errors import UnknownEntity
 from ..footprint import FootprintBatch
 from ..model import Activation, Declaration, DeclarationKind, SeparationMinima
@@ -248,17 +249,24 @@ class StrategicEngine:
     ) -> None:
         """File many stored declarations at once, unchecked (start-up): declaration k owns the next
         volume_counts[k] footprints of `batch`."""
+        self._refuse_filed(ids)
         decl_of_volume = np.repeat(np.arange(len(ids)), volume_counts)
         party_of = np.array([self.party(o) for o in owners], dtype=np.int64)
         kind_of = np.array([int(k) for k in kinds], dtype=np.int64)
         slots = self.index.insert(batch, party_of[decl_of_volume], kind_of[decl_of_volume])
         self._register(ids, owners, np.split(slots, np.cumsum(volume_counts)[:-1]))
 
+    def _refuse_filed(self, ids: list[str]) -> None:
+        """Before touching the index: a bulk load must not file an id twice (the index would hold orphans)."""
+        seen: set[str] = set()
+        for declaration_id in ids:
+            if declaration_id in self._decl_index or declaration_id in seen:
+                raise errors.Conflict(f"declaration {declaration_id!r} is already filed", field="declaration_id")
+            seen.add(declaration_id)
+
     def _register(self, ids: list[str], owners: list[str], slots: list[npt.NDArray[np.int64]]) -> None:
         first = len(self._decl_ids)
         for k, declaration_id in enumerate(ids):
-            if declaration_id in self._decl_index:
-                raise UnknownEntity(f"declaration {declaration_id!r} is already filed", field="declaration_id")
             self._decl_index[declaration_id] = first + k
         self._decl_ids.extend(ids)
         self._decl_owner.extend(owners)
