@@ -4,7 +4,9 @@ Each error names what was wrong (the field, when there is one) and why, so a use
 Errors the service can return carry their HTTP status; one handler maps them all.
 
     DeconflictError
-    ├── InvalidInput (ValueError)                 400/422: the request itself is wrong
+    ├── InvalidInput (ValueError)                 422: the request itself is wrong
+    │   ├── MalformedRequest                       400: not JSON, wrong content type, missing header
+    │   ├── PreconditionRequired                   428: a write must name the version it replaces
     │   ├── InvalidVolume                          a Volume4D breaks a rule (geometry, altitude, time, limits)
     │   └── InvalidDeclaration                     a declaration breaks a rule (kind, states, volumes)
     ├── NotAuthenticated                           401: no valid credentials
@@ -26,8 +28,10 @@ __all__ = [
     "InvalidDeclaration",
     "InvalidInput",
     "InvalidVolume",
+    "MalformedRequest",
     "NotAuthenticated",
     "NotFound",
+    "PreconditionRequired",
     "StaleVersion",
     "UnknownEntity",
 ]
@@ -48,6 +52,18 @@ class InvalidInput(DeconflictError, ValueError):
     """The input is malformed or breaks a rule; `field` names the offending part (dotted path)."""
 
     status_code = 422
+
+
+class MalformedRequest(InvalidInput):
+    """The request cannot be read at all: not JSON, the wrong content type, a required header missing."""
+
+    status_code = 400
+
+
+class PreconditionRequired(InvalidInput):
+    """A write that must name the version it replaces (If-Match) did not."""
+
+    status_code = 428
 
 
 class InvalidVolume(InvalidInput):

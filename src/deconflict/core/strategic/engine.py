@@ -324,6 +324,18 @@ class StrategicEngine:
                 intervals.append((lo, hi))
         return [(_dt(a), _dt(b)) for a, b in _merge(intervals)]
 
+    def intersecting(self, batch: FootprintBatch) -> list[str]:
+        """Declarations (of any party and kind) with a volume sharing a point with one of `batch` (area queries)."""
+        mask = np.ones(len(EngineKind), dtype=np.uint8)
+        zero = np.zeros((max(len(self._parties), 1), 3))
+        found: dict[str, None] = {}
+        for i in range(len(batch)):
+            slots, _ = self.index.query(batch, i, zero, mask, -1)
+            for d in self._slot_decl[slots].tolist():
+                if d >= 0:
+                    found.setdefault(self._decl_ids[d], None)
+        return list(found)
+
     def declarations_of(self, owner: str) -> list[str]:
         return [i for i, d in self._decl_index.items() if self._decl_owner[d] == owner]
 

@@ -1,0 +1,15 @@
+"""The mechanism between parties: agreements, what they disclose and what a conflict does. Pure."""
+
+from .agreements import Agreement, ConflictPolicy, Disclosure, PairTerms, terms_between
+from .disclosure import CoarseView, coarse_view, conflict_area
+
+__all__ = [
+    "Agreement",
+    "CoarseView",
+    "ConflictPolicy",
+    "Disclosure",
+    "PairTerms",
+    "coarse_view",
+    "conflict_area",
+    "terms_between",
+]

@@ -1,0 +1,48 @@
+"""Store reads the routes share: rows by id, a version's volumes, conflicts with both sides' kinds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..core.model import Volume4D
+from ..store import schema as t
+from .codec import volumes_from_json
+from .views import ConflictRecord
+
+__all__ = ["conflict_records", "declaration_row", "version_volumes"]
+
+
+def declaration_row(conn: sa.Connection, decl_id: str) -> Any:
+    return conn.execute(sa.select(t.declarations).where(t.declarations.c.id == decl_id)).first()
+
+
+def version_volumes(conn: sa.Connection, decl_id: str, version: int) -> list[Volume4D]:
+    body = conn.execute(sa.select(t.declaration_versions.c.body).where(
+        t.declaration_versions.c.declaration_id == decl_id, t.declaration_versions.c.version == version)).scalar()
+    if body is None:
+        return []
+    return volumes_from_json(body["volumes"])
+
+
+def conflict_records(conn: sa.Connection, *where: sa.ColumnElement[bool], limit: int = 500) -> list[ConflictRecord]:
+    """Conflicts matching `where`, newest first, with the kinds of both declarations."""
+    a = t.declarations.alias("a")
+    b = t.declarations.alias("b")
+    c = t.conflicts
+    query = (
+        sa.select(c, a.c.kind.label("kind_a"), b.c.kind.label("kind_b"))
+        .join(a, a.c.id == c.c.declaration_a).join(b, b.c.id == c.c.declaration_b)
+        .where(*where).order_by(c.c.detected_at.desc(), c.c.id).limit(limit)
+    )
+    return [
+        ConflictRecord(
+            id=r.id, declaration_a=r.declaration_a, version_a=r.version_a, party_a=r.party_a,
+            declaration_b=r.declaration_b, version_b=r.version_b, party_b=r.party_b,
+            window_start=r.window_start, window_end=r.window_end, lateral_m=r.lateral_m, vertical_m=r.vertical_m,
+            time_gap_s=r.time_gap_s, severity=r.severity, policy=r.policy, volume_pairs=r.volume_pairs,
+            state=r.state, detected_at=r.detected_at, kind_a=r.kind_a, kind_b=r.kind_b,
+        )
+        for r in conn.execute(query)
+    ]

@@ -1,0 +1,308 @@
+"""The one write path for declarations: validate -> lock the area -> catch up -> check -> decide -> commit.
+
+Locks are taken in a fixed order (the agreements key, then area keys sorted) and the engine cache's in-process
+lock is never held while waiting for a database lock, so writers cannot deadlock. A check happens after the
+locks are held and the cache has caught up with every committed change, so two writes whose areas meet see each
+other: under a `block` policy exactly one of two conflicting declarations is accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from ..core.footprint import FootprintBatch
+from ..core.model import Activation, DeclarationKind, Volume4D
+from ..core.protocol import ConflictPolicy
+from ..core.strategic import engine_kind
+from ..core.validation import validate_volume
+from ..errors import Blocked, Conflict, Forbidden, InvalidDeclaration, NotFound, StaleVersion
+from ..store import schema as t
+from ..store.database import WRITE
+from ..store.locks import area_lock_keys, lock_areas
+from .bodies import DeclarationIn
+from .codec import volumes_json
+from .engine_cache import LIVE_STATES, PartyInfo
+from .reads import declaration_row, version_volumes
+from .state import ServiceState
+from .views import ConflictRecord, conflict_view, declaration_view
+
+__all__ = ["BlockedWrite", "WriteResult", "cancel_declaration", "create_declaration", "request_hash",
+           "update_declaration"]
+
+AGREEMENTS_LOCK = {-7262018: False}  #: every declaration write holds it shared; agreement writes exclusive
+
+
+@dataclass
+class WriteResult:
+    status: int
+    body: dict[str, Any]
+    version: int | None = None
+
+
+class BlockedWrite(Blocked):
+    """Refused under a `block` policy; `conflicts` are what the caller may see of the reasons."""
+
+    def __init__(self, message: str, conflicts: list[dict[str, Any]]) -> None:
+        super().__init__(message, field="volumes")
+        self.conflicts = conflicts
+
+
+@dataclass
+class _Prepared:
+    body: DeclarationIn
+    batch: FootprintBatch
+    volumes_json: list[dict[str, Any]] = field(default_factory=list)
+
+
+def request_hash(method: str, path: str, body: bytes) -> str:
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
+
+
+def _prepare(state: ServiceState, body: DeclarationIn, now: datetime) -> _Prepared:
+    if body.activation is Activation.INDUCED and body.kind is not DeclarationKind.HAZARD:
+        raise InvalidDeclaration("only a hazard can be induced", field="activation")
+    for i, volume in enumerate(body.volumes):
+        validate_volume(volume, state.limits, now, field=f"volumes[{i}]")
+    return _Prepared(body, FootprintBatch.of(body.volumes), volumes_json(body.volumes))
+
+
+def _window(volumes: list[Volume4D]) -> tuple[datetime, datetime]:
+    return min(v.time_start.value for v in volumes), max(v.time_end.value for v in volumes)
+
+
+def _lock(state: ServiceState, conn: sa.Connection, batch: FootprintBatch) -> None:
+    lock_areas(conn, AGREEMENTS_LOCK)
+    with state.cache.lock:
+        state.cache.catch_up(conn)
+        widest = state.cache.widest_minima()
+    lock_areas(conn, area_lock_keys(batch.bbox, batch.t0, batch.t1, widest.lateral_m, widest.time_s))
+
+
+def _stored_idempotent(conn: sa.Connection, party: PartyInfo, key: str, digest: str) -> WriteResult | None:
+    row = conn.execute(sa.select(t.idempotency_keys).where(
+        t.idempotency_keys.c.party_id == party.id, t.idempotency_keys.c.key == key)).first()
+    if row is None:
+        return None
+    if row.request_hash != digest:
+        raise Conflict("this Idempotency-Key was used for a different request", field="idempotency-key")
+    return WriteResult(row.status_code, row.response, row.response.get("declaration", {}).get("version"))
+
+
+def create_declaration(
+    state: ServiceState, party: PartyInfo, body: DeclarationIn, idempotency: tuple[str, str] | None = None,
+) -> WriteResult:
+    """File a new declaration; 201 with its conflicts, or BlockedWrite. A repeated Idempotency-Key replays."""
+    if idempotency is not None:
+        with state.db.connect() as conn:
+            replay = _stored_idempotent(conn, party, *idempotency)
+        if replay is not None:
+            return replay
+    now = state.clock()
+    prepared = _prepare(state, body, now)
+    decl_id = str(uuid.uuid4())
+    try:
+        return _write(state, party, decl_id, 1, prepared, now, idempotency, expected=None)
+    except IntegrityError:
+        if idempotency is None:
+            raise
+        with state.db.connect() as conn:  # a concurrent retry with the same key won the race
+            replay = _stored_idempotent(conn, party, *idempotency)
+        if replay is None:
+            raise
+        return replay
+
+
+def update_declaration(
+    state: ServiceState, party: PartyInfo, decl_id: str, body: DeclarationIn, expected: int,
+) -> WriteResult:
+    """A new version replacing version `expected` (409 if that is not the current one)."""
+    now = state.clock()
+    current = _owned(state, party, decl_id)
+    if current.state not in LIVE_STATES:
+        raise Conflict(f"declaration is {current.state}; it can no longer change", field="state")
+    if body.kind.value != current.kind:
+        raise InvalidDeclaration(f"the kind of a declaration cannot change (it is {current.kind})", field="kind")
+    if current.version != expected:
+        raise StaleVersion(f"version {expected} is not current (current is {current.version})", field="if-match")
+    prepared = _prepare(state, body, now)
+    return _write(state, party, decl_id, expected + 1, prepared, now, None, expected=expected)
+
+
+def _owned(state: ServiceState, party: PartyInfo, decl_id: str) -> Any:
+    with state.db.connect() as conn:
+        row = declaration_row(conn, decl_id)
+    if row is None:
+        raise NotFound("no such declaration", field="id")
+    if row.owner_id != party.id:
+        if declaration_view(row, party, state.cache) is None:
+            raise NotFound("no such declaration", field="id")
+        raise Forbidden("only the declaring party may change a declaration")
+    return row
+
+
+def _write(
+    state: ServiceState, party: PartyInfo, decl_id: str, version: int, prepared: _Prepared, now: datetime,
+    idempotency: tuple[str, str] | None, expected: int | None,
+) -> WriteResult:
+    body, batch = prepared.body, prepared.batch
+    kind = engine_kind(body.kind, body.activation)
+    cache = state.cache
+    start, end = _window(body.volumes)
+    with state.db.connect().execution_options(**WRITE) as conn, conn.begin():
+        _lock(state, conn, batch)
+        with cache.lock:
+            cache.catch_up(conn)
+            found = cache.engine.check_footprints(decl_id, party.id, kind, batch).conflicts()
+        records = []
+        blocked = []
+        for c in found:
+            terms = cache.terms(party.id, c.other_owner)
+            policy = terms.policy if terms.related else ConflictPolicy.INFORM
+            record = ConflictRecord(
+                id=str(uuid.uuid4()), declaration_a=decl_id, version_a=version, party_a=party.id,
+                declaration_b=c.other_declaration_id, version_b=cache.versions.get(c.other_declaration_id, 1),
+                party_b=c.other_owner, window_start=c.window_start, window_end=c.window_end,
+                lateral_m=c.lateral_distance_m, vertical_m=c.vertical_gap_m, time_gap_s=c.time_gap_s,
+                severity=c.severity.value, policy=policy.value, volume_pairs=[list(p) for p in c.volume_pairs],
+                state="open", detected_at=now, kind_a=body.kind.value,
+            )
+            records.append(record)
+            if policy is ConflictPolicy.BLOCK:
+                blocked.append(record)
+        loader = _loader(conn, decl_id, version, body.volumes)
+        if blocked:
+            kinds = _kinds(conn, [r.declaration_b for r in blocked])
+            shown = [conflict_view(_with_kind(r, kinds), party, cache, loader) for r in blocked]
+            raise BlockedWrite(f"refused: {len(blocked)} conflict(s) under a 'block' agreement",
+                               [s for s in shown if s is not None])
+        row = {
+            "owner_id": party.id, "kind": body.kind.value, "activation": body.activation.value,
+            "state": "declared", "version": version, "title": body.title, "extra": body.extra,
+            "volumes": prepared.volumes_json, "time_start": start, "time_end": end, "updated_at": now,
+        }
+        if expected is None:
+            conn.execute(sa.insert(t.declarations).values(id=decl_id, created_at=now, **row))
+        else:
+            done = conn.execute(sa.update(t.declarations).where(
+                t.declarations.c.id == decl_id, t.declarations.c.version == expected).values(**row))
+            if done.rowcount != 1:
+                raise StaleVersion(f"version {expected} is no longer current", field="if-match")
+            _close_conflicts(conn, decl_id, "superseded", now)
+        conn.execute(sa.insert(t.declaration_versions).values(
+            declaration_id=decl_id, version=version, state="declared", created_at=now,
+            body={k: v for k, v in row.items() if k not in ("time_start", "time_end", "updated_at")}))
+        if records:
+            conn.execute(sa.insert(t.conflicts), [_conflict_row(r) for r in records])
+        seq = _log_change(conn, "declaration", decl_id, version, now)
+        kinds = _kinds(conn, [r.declaration_b for r in records])
+        views = [conflict_view(_with_kind(r, kinds), party, cache, loader) for r in records]
+        decl = declaration_view(_RowView(id=decl_id, created_at=now, **row), party, cache)
+        response = {"declaration": decl, "conflicts": [v for v in views if v is not None]}
+        status = 201 if expected is None else 200
+        if idempotency is not None:
+            conn.execute(sa.insert(t.idempotency_keys).values(
+                party_id=party.id, key=idempotency[0], request_hash=idempotency[1], status_code=status,
+                response=response, created_at=now))
+    with cache.lock:
+        cache.apply_declaration(decl_id, version, "declared", party.id, body.kind.value, body.activation.value,
+                                None, batch)
+        cache.mark_applied(seq)
+    return WriteResult(status, response, version)
+
+
+def cancel_declaration(
+    state: ServiceState, party: PartyInfo, decl_id: str, expected: int | None, reason: str = "",
+) -> WriteResult:
+    """Cancel (a new version in state `cancelled`); its open conflicts close."""
+    now = state.clock()
+    current = _owned(state, party, decl_id)
+    if current.state not in LIVE_STATES:
+        raise Conflict(f"declaration is already {current.state}", field="state")
+    base = current.version if expected is None else expected
+    with state.db.connect().execution_options(**WRITE) as conn, conn.begin():
+        done = conn.execute(sa.update(t.declarations).where(
+            t.declarations.c.id == decl_id, t.declarations.c.version == base,
+            t.declarations.c.state.in_(LIVE_STATES)).values(state="cancelled", version=base + 1, updated_at=now))
+        if done.rowcount != 1:
+            raise StaleVersion(f"version {base} is no longer current", field="if-match")
+        row = declaration_row(conn, decl_id)
+        conn.execute(sa.insert(t.declaration_versions).values(
+            declaration_id=decl_id, version=base + 1, state="cancelled", created_at=now,
+            body={"state": "cancelled", "reason": reason, "volumes": row.volumes, "kind": row.kind,
+                  "activation": row.activation, "title": row.title, "extra": row.extra, "owner_id": row.owner_id,
+                  "version": base + 1}))
+        _close_conflicts(conn, decl_id, "closed", now)
+        seq = _log_change(conn, "declaration", decl_id, base + 1, now)
+    with state.cache.lock:
+        state.cache.apply_declaration(decl_id, base + 1, "cancelled", party.id, row.kind, row.activation, None)
+        state.cache.mark_applied(seq)
+    view = declaration_view(row, party, state.cache)
+    assert view is not None
+    return WriteResult(200, {"declaration": view, "conflicts": []}, base + 1)
+
+
+class _RowView:
+    """Attribute access over a dict, so a row being written renders like a stored one."""
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
+
+
+def _log_change(conn: sa.Connection, entity: str, entity_id: str, version: int, now: datetime) -> int:
+    result = conn.execute(sa.insert(t.changes).values(entity=entity, entity_id=entity_id, version=version,
+                                                      created_at=now).returning(t.changes.c.seq))
+    return int(result.scalar_one())
+
+
+def log_change(conn: sa.Connection, entity: str, entity_id: str, version: int, now: datetime) -> int:
+    """Record a change other processes must pick up (parties, agreements)."""
+    return _log_change(conn, entity, entity_id, version, now)
+
+
+def _close_conflicts(conn: sa.Connection, decl_id: str, state: str, now: datetime) -> None:
+    c = t.conflicts.c
+    conn.execute(sa.update(t.conflicts).where(
+        sa.or_(c.declaration_a == decl_id, c.declaration_b == decl_id), c.state == "open",
+    ).values(state=state, closed_at=now))
+
+
+def _conflict_row(r: ConflictRecord) -> dict[str, Any]:
+    return {
+        "id": r.id, "declaration_a": r.declaration_a, "version_a": r.version_a, "party_a": r.party_a,
+        "declaration_b": r.declaration_b, "version_b": r.version_b, "party_b": r.party_b,
+        "window_start": r.window_start, "window_end": r.window_end, "lateral_m": r.lateral_m,
+        "vertical_m": r.vertical_m, "time_gap_s": r.time_gap_s, "severity": r.severity, "policy": r.policy,
+        "volume_pairs": r.volume_pairs, "state": r.state, "detected_at": r.detected_at,
+    }
+
+
+def _kinds(conn: sa.Connection, ids: list[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    rows = conn.execute(sa.select(t.declarations.c.id, t.declarations.c.kind).where(t.declarations.c.id.in_(ids)))
+    return {r.id: r.kind for r in rows}
+
+
+def _with_kind(r: ConflictRecord, kinds: dict[str, str]) -> ConflictRecord:
+    from dataclasses import replace
+
+    return replace(r, kind_b=kinds.get(r.declaration_b, ""))
+
+
+def _loader(conn: sa.Connection, decl_id: str, version: int, volumes: list[Volume4D]):  # type: ignore[no-untyped-def]
+    def load(other_id: str, other_version: int) -> list[Volume4D]:
+        if other_id == decl_id and other_version == version:
+            return list(volumes)
+        return version_volumes(conn, other_id, other_version)
+
+    return load
+
+
+__all__ += ["log_change"]

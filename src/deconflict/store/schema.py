@@ -1,0 +1,146 @@
+"""The relational schema (SQLAlchemy Core): the store is the truth; in-memory indexes are caches rebuilt from it.
+
+Changes to it go through an Alembic migration in `migrations/versions` (a test checks they agree).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+__all__ = [
+    "agreement_parties",
+    "agreements",
+    "changes",
+    "conflicts",
+    "declaration_versions",
+    "declarations",
+    "idempotency_keys",
+    "metadata",
+    "parties",
+]
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on SQLite (which keeps no zone) and PostgreSQL alike."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the store keeps UTC instants only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+ID = sa.String(64)
+metadata = sa.MetaData()
+
+parties = sa.Table(
+    "parties", metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("public_key", sa.String(64), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+agreements = sa.Table(
+    "agreements", metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("lateral_m", sa.Float, nullable=False),
+    sa.Column("vertical_m", sa.Float, nullable=False),
+    sa.Column("time_s", sa.Float, nullable=False),
+    sa.Column("disclosure", sa.String(16), nullable=False),
+    sa.Column("policy", sa.String(16), nullable=False),
+    sa.Column("ack_deadline_s", sa.Float, nullable=False),
+    sa.Column("min_notice", sa.JSON, nullable=False),
+    sa.Column("escalation_contacts", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+agreement_parties = sa.Table(
+    "agreement_parties", metadata,
+    sa.Column("agreement_id", ID, sa.ForeignKey("agreements.id"), primary_key=True),
+    sa.Column("party_id", ID, sa.ForeignKey("parties.id"), primary_key=True),
+)
+
+declarations = sa.Table(
+    "declarations", metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("owner_id", ID, sa.ForeignKey("parties.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("activation", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("extra", sa.JSON, nullable=False),
+    sa.Column("volumes", sa.JSON, nullable=False),
+    sa.Column("time_start", UTCDateTime(), nullable=False),
+    sa.Column("time_end", UTCDateTime(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+declaration_versions = sa.Table(
+    "declaration_versions", metadata,
+    sa.Column("declaration_id", ID, sa.ForeignKey("declarations.id"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("body", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+conflicts = sa.Table(
+    "conflicts", metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("declaration_a", ID, sa.ForeignKey("declarations.id"), nullable=False, index=True),
+    sa.Column("version_a", sa.Integer, nullable=False),
+    sa.Column("party_a", ID, sa.ForeignKey("parties.id"), nullable=False, index=True),
+    sa.Column("declaration_b", ID, sa.ForeignKey("declarations.id"), nullable=False, index=True),
+    sa.Column("version_b", sa.Integer, nullable=False),
+    sa.Column("party_b", ID, sa.ForeignKey("parties.id"), nullable=False, index=True),
+    sa.Column("window_start", UTCDateTime(), nullable=False),
+    sa.Column("window_end", UTCDateTime(), nullable=False),
+    sa.Column("lateral_m", sa.Float, nullable=False),
+    sa.Column("vertical_m", sa.Float, nullable=False),
+    sa.Column("time_gap_s", sa.Float, nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("policy", sa.String(16), nullable=False),
+    sa.Column("volume_pairs", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("detected_at", UTCDateTime(), nullable=False),
+    sa.Column("closed_at", UTCDateTime(), nullable=True),
+)
+
+changes = sa.Table(
+    "changes", metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("entity", sa.String(16), nullable=False),
+    sa.Column("entity_id", ID, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys", metadata,
+    sa.Column("party_id", ID, sa.ForeignKey("parties.id"), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("response", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
