@@ -43,11 +43,11 @@ def create_app(state: ServiceState) -> FastAPI:
     for router in (parties.router, agreements.router, declarations.router, conflicts.router):
         app.include_router(router)
 
-    @app.get("/v1/health", tags=["health"], summary="Liveness and the size of the index")
+    @app.get("/v1/health", tags=["health"], summary="Liveness (no authentication; reveals nothing)")
     def health() -> dict[str, Any]:
         with state.db.connect() as conn:
             conn.execute(sa.select(sa.func.count()).select_from(t.parties)).scalar_one()
-        return {"status": "ok", "declarations_indexed": len(state.cache.engine)}
+        return {"status": "ok"}
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

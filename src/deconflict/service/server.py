@@ -1,0 +1,72 @@
+"""Running the app under uvicorn: in the foreground (`serve`, `demo`) or in a thread (tests, benchmarks)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import uvicorn
+
+from ..store.database import open_database
+from .app import create_app, open_state
+from .bootstrap import ensure_admin
+from .state import Clock, ServiceState, system_clock
+
+__all__ = ["RunningService", "start_in_thread"]
+
+
+@dataclass
+class RunningService:
+    """A service listening on `url`; `admin_token` is None when the store already had an admin."""
+
+    url: str
+    state: ServiceState
+    admin_token: str | None
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.state.db.dispose()
+
+
+def build(db: str, clock: Clock = system_clock, admin_token: str | None = None) -> tuple[ServiceState, str | None]:
+    state = open_state(ServiceState(open_database(db), clock=clock))
+    return state, ensure_admin(state, admin_token)
+
+
+def uvicorn_config(state: ServiceState, host: str, port: int | None = None, sock: socket.socket | None = None
+                   ) -> uvicorn.Config:
+    return uvicorn.Config(create_app(state), host=host, port=port or 0, log_level="warning", access_log=False,
+                          lifespan="off", ws="websockets-sansio" if _has_sansio() else "auto")
+
+
+def _has_sansio() -> bool:
+    try:
+        import websockets.sansio  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def start_in_thread(db: str, *, host: str = "127.0.0.1", port: int = 0, clock: Clock = system_clock,
+                    admin_token: str | None = None) -> RunningService:
+    """Start on `port` (0: any free one) and return once it accepts connections."""
+    state, token = build(db, clock, admin_token)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    config = uvicorn_config(state, host)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="deconflict-http")
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the service did not start")
+        time.sleep(0.01)
+    bound_port = sock.getsockname()[1]
+    return RunningService(f"http://{host}:{bound_port}", state, token, server, thread)
