@@ -42,6 +42,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _close_http_clients() -> Iterator[None]:
+    yield
+    from .service_helpers import Api
+
+    Api.close_all()
+
+
 @pytest.fixture
 def service(db_url: str) -> Iterator[RunningService]:
     running = start_in_thread(db_url)

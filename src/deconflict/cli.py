@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -41,6 +42,32 @@ def bench_strategic(
         for line in strategic.run(volumes, queries, min(baseline_queries, queries), seed,
                                   progress=lambda done, total: bar.update(task, completed=done)):
             print(json.dumps(line), flush=True)
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8080, min=0, max=65535, help="TCP port."),
+    db: str = typer.Option("deconflict.sqlite", help="SQLite file, or a postgresql:// URL."),
+    admin_token_out: Path | None = typer.Option(
+        None, help="On first start, write the admin token to this file (mode 600) instead of printing it."),
+) -> None:
+    """Run the service. On a new store an admin party is created and its token shown once."""
+    from .service.server import build, serve_forever
+
+    state, admin_token = build(db)
+    if admin_token is not None:
+        _hand_over_admin_token(admin_token, admin_token_out)
+    serve_forever(state, host, port)
+
+
+def _hand_over_admin_token(token: str, path: Path | None) -> None:
+    if path is None:
+        print(f"admin token (shown once): {token}", file=sys.stderr)
+        return
+    path.touch(mode=0o600, exist_ok=True)
+    path.write_text(token + "\n")
+    print(f"admin token written to {path}", file=sys.stderr)
 
 
 @app.command("demo")

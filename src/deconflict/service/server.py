@@ -14,7 +14,7 @@ from .app import create_app, open_state
 from .bootstrap import ensure_admin
 from .state import Clock, ServiceState, system_clock
 
-__all__ = ["RunningService", "start_in_thread"]
+__all__ = ["RunningService", "build", "serve_forever", "start_in_thread"]
 
 
 @dataclass
@@ -38,9 +38,9 @@ def build(db: str, clock: Clock = system_clock, admin_token: str | None = None) 
     return state, ensure_admin(state, admin_token)
 
 
-def uvicorn_config(state: ServiceState, host: str, port: int | None = None, sock: socket.socket | None = None
+def uvicorn_config(state: ServiceState, host: str, port: int | None = None, log_level: str = "warning"
                    ) -> uvicorn.Config:
-    return uvicorn.Config(create_app(state), host=host, port=port or 0, log_level="warning", access_log=False,
+    return uvicorn.Config(create_app(state), host=host, port=port or 0, log_level=log_level, access_log=False,
                           lifespan="off", ws="websockets-sansio" if _has_sansio() else "auto")
 
 
@@ -50,6 +50,11 @@ def _has_sansio() -> bool:
     except ImportError:
         return False
     return True
+
+
+def serve_forever(state: ServiceState, host: str, port: int) -> None:
+    """Serve in the foreground until interrupted (Ctrl-C stops it cleanly)."""
+    uvicorn.Server(uvicorn_config(state, host, port, log_level="info")).run()
 
 
 def start_in_thread(db: str, *, host: str = "127.0.0.1", port: int = 0, clock: Clock = system_clock,

@@ -1,0 +1,73 @@
+"""Small builders for service tests: volumes in the wire shape, parties, agreements (raw HTTP, no client)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import httpx
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def vol(lat: float, lng: float, radius_m: float = 2000.0, hours: tuple[float, float] = (1.0, 2.0),
+        alt: tuple[float, float] = (0.0, 1000.0)) -> dict[str, Any]:
+    """A circle volume, `hours` from now."""
+    return {
+        "volume": {
+            "altitude_lower": {"value": alt[0], "reference": "W84", "units": "M"},
+            "altitude_upper": {"value": alt[1], "reference": "W84", "units": "M"},
+            "outline_circle": {"center": {"lat": lat, "lng": lng}, "radius": {"value": radius_m, "units": "M"}},
+        },
+        "time_start": {"value": (NOW + timedelta(hours=hours[0])).isoformat(), "format": "RFC3339"},
+        "time_end": {"value": (NOW + timedelta(hours=hours[1])).isoformat(), "format": "RFC3339"},
+    }
+
+
+def square(lat: float, lng: float, half_deg: float = 0.02, hours: tuple[float, float] = (1.0, 2.0),
+           alt: tuple[float, float] = (0.0, 1000.0)) -> dict[str, Any]:
+    v = vol(lat, lng, 1.0, hours, alt)
+    del v["volume"]["outline_circle"]
+    v["volume"]["outline_polygon"] = {"vertices": [
+        {"lat": lat - half_deg, "lng": lng - half_deg}, {"lat": lat - half_deg, "lng": lng + half_deg},
+        {"lat": lat + half_deg, "lng": lng + half_deg}, {"lat": lat + half_deg, "lng": lng - half_deg}]}
+    return v
+
+
+class Api:
+    """httpx bound to a base URL and one party's token (closed after each test, see conftest)."""
+
+    opened: ClassVar[list[Api]] = []
+
+    def __init__(self, url: str, token: str) -> None:
+        self.http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        self.token = token
+        Api.opened.append(self)
+
+    @classmethod
+    def close_all(cls) -> None:
+        while cls.opened:
+            cls.opened.pop().http.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.http, name)
+
+    def declare(self, kind: str, *volumes: dict[str, Any], **extra: Any) -> httpx.Response:
+        return self.http.post("/v1/declarations", json={"kind": kind, "volumes": list(volumes), **extra})
+
+
+def world(url: str, admin_token: str, parties: list[str],
+          agreements: list[dict[str, Any]]) -> tuple[Api, dict[str, Api]]:
+    """Create parties and agreements (each: parties, disclosure, policy, optional minima)."""
+    admin = Api(url, admin_token)
+    apis = {}
+    for name in parties:
+        r = admin.post("/v1/parties", json={"name": name})
+        assert r.status_code == 201, r.text
+        apis[name] = Api(url, r.json()["token"])
+    for i, g in enumerate(agreements):
+        body = {"name": f"agreement-{i}", "minima": {"lateral_m": 1000, "vertical_m": 150, "time_s": 60},
+                "ack_deadline_s": 600, **g}
+        r = admin.post("/v1/agreements", json=body)
+        assert r.status_code == 201, r.text
+    return admin, apis
