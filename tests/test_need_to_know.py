@@ -1,0 +1,142 @@
+"""Need-to-know: every endpoint shows a party its own data in full and others' only as agreements disclose.
+
+One world, four viewers of the owner's secret declaration: a partner with `full` disclosure, one with `coarse`,
+one with `conflict_area`, and a stranger with no agreement. Each viewer also declares a flight that conflicts
+with it. The secret's title, extra fields and exact vertices are distinctive strings; the test looks for them in
+the raw text of every response each viewer can get.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from deconflict.service.server import RunningService
+
+from .service_helpers import Api, vol, world
+
+SECRET_TITLE = "OPERATION-NIGHTJAR"
+SECRET_EXTRA = "SQUADRON-77-CALLSIGN"
+# distinctive vertex digits: they must never reach a viewer below full disclosure
+VERTICES = [(35.1234567, 36.1111117), (35.1234567, 36.3333337), (35.3456787, 36.3333337), (35.3456787, 36.1111117)]
+SECRET_DIGITS = ["35.1234567", "36.1111117", "36.3333337", "35.3456787"]
+
+
+def _secret_volume() -> dict[str, Any]:
+    v = vol(0, 0, 1.0, hours=(1.0, 3.0), alt=(0.0, 5000.0))
+    del v["volume"]["outline_circle"]
+    v["volume"]["outline_polygon"] = {"vertices": [{"lat": a, "lng": b} for a, b in VERTICES]}
+    return v
+
+
+@pytest.fixture
+def scene(service: RunningService) -> dict[str, Any]:
+    assert service.admin_token is not None
+    minima = {"lateral_m": 500, "vertical_m": 100, "time_s": 60}
+    _, apis = world(service.url, service.admin_token, ["owner-9f3", "full", "coarse", "area", "stranger"], [
+        {"parties": ["owner-9f3", "full"], "disclosure": "full", "policy": "inform", "minima": minima},
+        {"parties": ["owner-9f3", "coarse"], "disclosure": "coarse", "policy": "inform", "minima": minima},
+        {"parties": ["owner-9f3", "area"], "disclosure": "conflict_area", "policy": "inform", "minima": minima},
+    ])
+    secret = apis["owner-9f3"].declare("activity", _secret_volume(), title=SECRET_TITLE, extra={"unit": SECRET_EXTRA})
+    assert secret.status_code == 201, secret.text
+    secret_id = secret.json()["declaration"]["id"]
+    responses: dict[str, dict[str, Any]] = {}
+    for name in ("full", "coarse", "area", "stranger"):
+        flight = apis[name].declare("flight", vol(35.2, 36.2, 800.0, hours=(1.5, 2.0), alt=(0.0, 1000.0)))
+        assert flight.status_code == 201, flight.text
+        responses[name] = flight.json()
+    return {"apis": apis, "secret_id": secret_id, "declare": responses}
+
+
+def _everything(api: Api, secret_id: str, declare_response: dict[str, Any]) -> dict[str, Any]:
+    """Every response a viewer can get that could mention the secret."""
+    conflicts = api.get("/v1/conflicts", params={"state": "all"}).json()["conflicts"]
+    return {
+        "declare": declare_response,
+        "list": api.get("/v1/declarations").json(),
+        "list_all_states": api.get("/v1/declarations", params={"live": "false"}).json(),
+        "get": api.get(f"/v1/declarations/{secret_id}").json(),
+        "query": api.post("/v1/declarations/query", json={"area": vol(35.2, 36.2, 30_000.0, hours=(0.5, 4))}).json(),
+        "conflicts": conflicts,
+        "conflict": [api.get(f"/v1/conflicts/{c['id']}").json() for c in conflicts],
+        "agreements": api.get("/v1/agreements").json(),
+        "parties": api.get("/v1/parties").json(),
+    }
+
+
+def _text(obj: Any) -> str:
+    import json
+
+    return json.dumps(obj)
+
+
+def test_full_partner_sees_the_declaration_as_declared(scene: dict[str, Any]) -> None:
+    seen = _everything(scene["apis"]["full"], scene["secret_id"], scene["declare"]["full"])
+    assert seen["get"]["declaration"]["title"] == SECRET_TITLE
+    assert seen["get"]["declaration"]["disclosure"] == "full"
+    assert all(d in _text(seen["get"]) for d in SECRET_DIGITS)
+    assert scene["secret_id"] in [d["id"] for d in seen["list"]["declarations"]]
+    assert scene["secret_id"] in [d["id"] for d in seen["query"]["declarations"]]
+    (conflict,) = seen["conflicts"]
+    assert conflict["other"]["disclosure"] == "full" and conflict["other"]["declaration_id"] == scene["secret_id"]
+
+
+def test_coarse_partner_sees_cells_not_shapes(scene: dict[str, Any]) -> None:
+    seen = _everything(scene["apis"]["coarse"], scene["secret_id"], scene["declare"]["coarse"])
+    text = _text(seen)
+    assert SECRET_TITLE not in text and SECRET_EXTRA not in text
+    assert not any(d in text for d in SECRET_DIGITS)
+    got = seen["get"]["declaration"]
+    assert got["disclosure"] == "coarse" and "volumes" not in got
+    cells = {(c["lat"], c["lng"]) for c in got["coarse"][0]["cells"]}
+    assert (35.2, 36.2) in cells  # the cell holding the centre of the secret area
+    assert got["coarse"][0]["altitude_upper_m"] >= 5000.0
+    (conflict,) = seen["conflicts"]
+    assert conflict["other"]["disclosure"] == "coarse" and "volumes" not in conflict["other"]
+
+
+def test_conflict_area_partner_sees_only_the_clipped_overlap(scene: dict[str, Any]) -> None:
+    seen = _everything(scene["apis"]["area"], scene["secret_id"], scene["declare"]["area"])
+    text = _text(seen)
+    assert SECRET_TITLE not in text and SECRET_EXTRA not in text
+    assert not any(d in text for d in SECRET_DIGITS)
+    assert seen["get"]["error"]["code"] == "not_found"
+    assert scene["secret_id"] not in text.replace(_text(seen["conflicts"]), "").replace(_text(seen["conflict"]), "")
+    (conflict,) = seen["conflicts"]
+    assert conflict["other"]["disclosure"] == "conflict_area"
+    (area,) = conflict["other"]["area"]
+    lats = [p["lat"] for p in area["volume"]["outline_polygon"]["vertices"]]
+    # the flight is an 800 m circle at 35.2N; with 500 m minima the clipped area spans about 2.6 km, not 25 km
+    assert max(lats) - min(lats) < 0.03
+    assert area["volume"]["altitude_upper"]["value"] <= 1100.0
+
+
+def test_stranger_learns_nothing(scene: dict[str, Any]) -> None:
+    seen = _everything(scene["apis"]["stranger"], scene["secret_id"], scene["declare"]["stranger"])
+    text = _text(seen)
+    assert scene["secret_id"] not in text
+    assert SECRET_TITLE not in text and "owner-9f3" not in text
+    assert seen["declare"]["conflicts"] == []
+    assert seen["get"]["error"]["code"] == "not_found"
+    assert seen["agreements"]["agreements"] == []
+    assert [p["name"] for p in seen["parties"]["parties"]] == ["stranger"]
+
+
+def test_partners_see_only_their_own_agreements(scene: dict[str, Any]) -> None:
+    coarse = scene["apis"]["coarse"].get("/v1/agreements").json()["agreements"]
+    assert [g["parties"] for g in coarse] == [["coarse", "owner-9f3"]]
+    others = scene["apis"]["owner-9f3"].get("/v1/agreements").json()["agreements"]
+    assert len(others) == 3
+    hidden = [g for g in others if "full" in g["parties"]][0]["id"]
+    assert scene["apis"]["coarse"].get(f"/v1/agreements/{hidden}").status_code == 404
+
+
+def test_nobody_changes_another_partys_declaration(scene: dict[str, Any]) -> None:
+    body = {"kind": "activity", "volumes": [_secret_volume()]}
+    full = scene["apis"]["full"]
+    assert full.put(f"/v1/declarations/{scene['secret_id']}", json=body, headers={"If-Match": '"1"'}).status_code == 403
+    assert full.post(f"/v1/declarations/{scene['secret_id']}/cancel", json={}).status_code == 403
+    stranger = scene["apis"]["stranger"]  # cannot even learn that it exists
+    assert stranger.post(f"/v1/declarations/{scene['secret_id']}/cancel", json={}).status_code == 404
