@@ -14,11 +14,14 @@ Errors the service can return carry their HTTP status; one handler maps them all
     ├── NotFound (LookupError)                     404: no such thing, or not visible to the caller
     ├── Conflict                                   409: the write clashes with current state
     │   ├── StaleVersion                           optimistic concurrency: the version presented is not current
-    │   └── Blocked                                a `block` policy refused the declaration
+    │   └── Blocked                                a `block` policy refused the declaration (`conflicts`: why)
+    ├── ServiceUnavailable                         503: the service cannot be reached or is not answering
     └── UnknownEntity (KeyError)                   an id unknown to an in-memory engine
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "Blocked",
@@ -32,6 +35,7 @@ __all__ = [
     "NotAuthenticated",
     "NotFound",
     "PreconditionRequired",
+    "ServiceUnavailable",
     "StaleVersion",
     "UnknownEntity",
 ]
@@ -103,7 +107,19 @@ class StaleVersion(Conflict):
 
 
 class Blocked(Conflict):
-    """An agreement with policy `block` refused the declaration."""
+    """An agreement with policy `block` refused the declaration; `conflicts` are the reasons the caller may see."""
+
+    def __init__(
+        self, message: str, *, field: str | None = None, conflicts: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message, field=field)
+        self.conflicts: list[dict[str, Any]] = list(conflicts) if conflicts is not None else []
+
+
+class ServiceUnavailable(DeconflictError):
+    """The service could not be reached, timed out, or answered that it is unavailable."""
+
+    status_code = 503
 
 
 class UnknownEntity(DeconflictError, KeyError):

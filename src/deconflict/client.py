@@ -1,0 +1,464 @@
+"""A typed, synchronous client for the Deconflict HTTP API, for parties that integrate it.
+
+    from deconflict.client import Client
+    from deconflict.core.model import DeclarationKind, Volume4D
+
+    with Client("https://deconflict.example", token) as dc:
+        result = dc.declare(DeclarationKind.FLIGHT, [Volume4D.circle(35.3, 36.2, 3000, 0, 150, start, end)])
+        for conflict in result["conflicts"]:
+            print(conflict["other"]["party"], conflict["severity"])
+
+Every method is one request (the listing of declarations pages through them all). An error response raises the
+matching class of `deconflict.errors` with the service's message and field: 400 MalformedRequest,
+401 NotAuthenticated, 403 Forbidden, 404 NotFound, 409 StaleVersion / Blocked (with `.conflicts`) / Conflict,
+413 and 422 InvalidInput, 428 PreconditionRequired; a service that cannot be reached raises ServiceUnavailable.
+Tokens are sent in the Authorization header only; they never appear in a repr, a message or a log line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, NotRequired, Self, TypedDict, cast
+from urllib.parse import quote
+
+import httpx
+
+from .core.model import Activation, DeclarationKind, DeclarationState, SeparationMinima, Volume4D
+from .core.protocol import ConflictPolicy, Disclosure
+from .errors import (
+    Blocked,
+    Conflict,
+    DeconflictError,
+    Forbidden,
+    InvalidDeclaration,
+    InvalidInput,
+    InvalidVolume,
+    MalformedRequest,
+    NotAuthenticated,
+    NotFound,
+    PreconditionRequired,
+    ServiceUnavailable,
+    StaleVersion,
+)
+from .service.codec import volume_json
+
+__all__ = [
+    "AgreementView",
+    "Client",
+    "CoarseJSON",
+    "ConflictOther",
+    "ConflictOwn",
+    "ConflictView",
+    "CreatedParty",
+    "DeclarationResult",
+    "DeclarationView",
+    "Minima",
+    "PartyView",
+]
+
+ConflictState = Literal["open", "superseded", "closed", "all"]
+Scope = Literal["own", "all"]
+PAGE_SIZE = 500
+
+
+# -- what the service returns -------------------------------------------------------------------------------
+class PartyView(TypedDict):
+    """A party; `public_key` and `created_at` only for oneself (and for the admin)."""
+
+    id: str
+    name: str
+    display_name: str
+    role: str
+    public_key: NotRequired[str | None]
+    created_at: NotRequired[str]
+
+
+class Minima(TypedDict):
+    lateral_m: float
+    vertical_m: float
+    time_s: float
+
+
+class AgreementView(TypedDict):
+    id: str
+    name: str
+    parties: list[str]
+    minima: Minima
+    disclosure: str
+    policy: str
+    ack_deadline_s: float
+    min_notice_s: dict[str, float]
+    escalation_contacts: list[str]
+    created_at: str
+
+
+class CoarseJSON(TypedDict):
+    """A volume disclosed only coarsely: the grid cells it touches, altitudes and times rounded outward."""
+
+    cell_deg: float
+    cells: list[dict[str, float]]
+    altitude_lower_m: float
+    altitude_upper_m: float
+    time_start: str
+    time_end: str
+
+
+class DeclarationView(TypedDict):
+    """A declaration as the caller may see it. `disclosure` is `own`, `full` or `coarse`: a coarse view carries
+    `coarse` instead of `volumes`, `title`, `extra` and the timestamps."""
+
+    id: str
+    owner: str
+    kind: str
+    activation: str
+    state: str
+    version: int
+    disclosure: str
+    time_start: str
+    time_end: str
+    title: NotRequired[str]
+    extra: NotRequired[dict[str, str]]
+    volumes: NotRequired[list[dict[str, Any]]]
+    created_at: NotRequired[str]
+    updated_at: NotRequired[str]
+    coarse: NotRequired[list[CoarseJSON]]
+
+
+class ConflictOwn(TypedDict):
+    """The caller's side of a conflict."""
+
+    id: str
+    version: int
+    kind: str
+
+
+class ConflictOther(TypedDict):
+    """The other side, as disclosed: `volumes` (full), `area` (conflict_area) or `coarse`."""
+
+    party: str
+    declaration_id: str
+    version: int
+    kind: str
+    disclosure: str
+    volumes: NotRequired[list[dict[str, Any]]]
+    area: NotRequired[list[dict[str, Any]]]
+    coarse: NotRequired[list[CoarseJSON]]
+
+
+class ConflictView(TypedDict):
+    id: str
+    state: str
+    severity: str
+    policy: str
+    window_start: str
+    window_end: str
+    lateral_distance_m: float
+    vertical_gap_m: float
+    time_gap_s: float
+    detected_at: str
+    declaration: ConflictOwn
+    other: ConflictOther
+
+
+class DeclarationResult(TypedDict):
+    """A write's outcome: the declaration, the conflicts it found, and its version (the ETag)."""
+
+    declaration: DeclarationView
+    conflicts: list[ConflictView]
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedParty:
+    """A new party and its token (the service shows the token only this once)."""
+
+    party: PartyView
+    token: str
+
+    def __repr__(self) -> str:  # never show the token
+        return f"CreatedParty(party={self.party!r}, token=<hidden>)"
+
+
+# -- errors -------------------------------------------------------------------------------------------------
+_BY_CODE: dict[str, type[DeconflictError]] = {
+    "stale_version": StaleVersion,
+    "blocked": Blocked,
+    "invalid_volume": InvalidVolume,
+    "invalid_declaration": InvalidDeclaration,
+}
+_BY_STATUS: dict[int, type[DeconflictError]] = {
+    400: MalformedRequest,
+    401: NotAuthenticated,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    413: InvalidInput,
+    422: InvalidInput,
+    428: PreconditionRequired,
+    502: ServiceUnavailable,
+    503: ServiceUnavailable,
+    504: ServiceUnavailable,
+}
+
+
+def error_from_response(response: httpx.Response) -> DeconflictError:
+    """The `deconflict.errors` exception an error response stands for, with its message and field."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict):
+        code, message, field = str(error.get("code", "")), str(error.get("message", "")), error.get("field")
+    else:
+        code, message, field = "", response.text[:200] or response.reason_phrase, None
+    field = field if isinstance(field, str) else None
+    cls = _BY_STATUS.get(response.status_code, DeconflictError)
+    special = _BY_CODE.get(code)
+    if special is not None and issubclass(special, cls):
+        cls = special
+    if cls is Blocked:
+        found = data.get("conflicts") if isinstance(data, dict) else None
+        return Blocked(message, field=field, conflicts=found if isinstance(found, list) else [])
+    exc = cls(message or f"HTTP {response.status_code}", field=field)
+    exc.status_code = response.status_code  # as answered (413 stays 413, though InvalidInput says 422)
+    return exc
+
+
+# -- the client ---------------------------------------------------------------------------------------------
+class Client:
+    """One party's connection to a Deconflict service (`token=None` reaches only `health`)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
+                                  headers={"Accept": "application/json"})
+        self._owner = True
+
+    def with_token(self, token: str) -> Client:
+        """A client for another party over the same connections (close the original; this one follows it)."""
+        other = Client.__new__(Client)
+        other.base_url, other._token, other._http, other._owner = self.base_url, token, self._http, False
+        return other
+
+    def close(self) -> None:
+        """Close the connections (a client made by `with_token` leaves them to its original)."""
+        if self._owner:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client({self.base_url!r}, token={'<hidden>' if self._token else None})"
+
+    # -- plumbing -------------------------------------------------------------------------------------------
+    def _request(
+        self, method: str, path: str, *, json: Any = None, params: Mapping[str, str | int | bool] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        sent = dict(headers or {})
+        if self._token is not None:
+            sent["Authorization"] = f"Bearer {self._token}"
+        try:
+            response = self._http.request(method, path, json=json, params=params, headers=sent)
+        except httpx.TimeoutException as exc:
+            raise ServiceUnavailable(f"{method} {self.base_url}{path} timed out ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(f"cannot reach {self.base_url}: {exc}") from None
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        response = self._request(method, path, **kwargs)
+        try:
+            data = response.json()
+        except ValueError:
+            raise DeconflictError(f"{method} {path}: the service answered {response.status_code} without JSON"
+                                  ) from None
+        if not isinstance(data, dict):
+            raise DeconflictError(f"{method} {path}: the service answered a JSON {type(data).__name__}, "
+                                  "not an object")
+        return data
+
+    def _write(self, method: str, path: str, body: dict[str, Any], headers: Mapping[str, str]) -> DeclarationResult:
+        response = self._request(method, path, json=body, headers=headers)
+        data = response.json()
+        declaration = cast(DeclarationView, data["declaration"])
+        return DeclarationResult(declaration=declaration, conflicts=cast(list[ConflictView], data["conflicts"]),
+                                 version=_etag_version(response.headers.get("etag"), declaration["version"]))
+
+    # -- health and parties ---------------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """`{"status": "ok"}` when the service and its store answer (no token needed)."""
+        return self._json("GET", "/v1/health")
+
+    def me(self) -> PartyView:
+        return cast(PartyView, self._json("GET", "/v1/parties/me")["party"])
+
+    def parties(self) -> list[PartyView]:
+        """The caller and its partners (the admin: every party)."""
+        return cast(list[PartyView], self._json("GET", "/v1/parties")["parties"])
+
+    def create_party(self, name: str, display_name: str = "", public_key: str | None = None) -> CreatedParty:
+        """(admin) A new party; keep `.token`, it is shown only once."""
+        body: dict[str, Any] = {"name": name, "display_name": display_name}
+        if public_key is not None:
+            body["public_key"] = public_key
+        data = self._json("POST", "/v1/parties", json=body)
+        return CreatedParty(party=cast(PartyView, data["party"]), token=str(data["token"]))
+
+    def register_key(self, public_key: str) -> PartyView:
+        """Register the caller's Ed25519 public key (32 bytes, base64)."""
+        return cast(PartyView, self._json("PUT", "/v1/parties/me/key", json={"public_key": public_key})["party"])
+
+    # -- agreements -----------------------------------------------------------------------------------------
+    def create_agreement(
+        self,
+        name: str,
+        parties: Sequence[str],
+        minima: SeparationMinima,
+        disclosure: Disclosure | str,
+        policy: ConflictPolicy | str,
+        ack_deadline_s: float,
+        min_notice_s: Mapping[DeclarationKind | str, float] | None = None,
+        escalation_contacts: Sequence[str] = (),
+    ) -> AgreementView:
+        """(admin) An agreement between parties named by party name."""
+        body = {
+            "name": name,
+            "parties": list(parties),
+            "minima": {"lateral_m": float(minima.lateral_m), "vertical_m": float(minima.vertical_m),
+                       "time_s": float(minima.time_s)},
+            "disclosure": str(disclosure),
+            "policy": str(policy),
+            "ack_deadline_s": float(ack_deadline_s),
+            "min_notice_s": {str(k): float(v) for k, v in (min_notice_s or {}).items()},
+            "escalation_contacts": list(escalation_contacts),
+        }
+        return cast(AgreementView, self._json("POST", "/v1/agreements", json=body)["agreement"])
+
+    def agreements(self) -> list[AgreementView]:
+        """The agreements the caller is party to (the admin: all)."""
+        return cast(list[AgreementView], self._json("GET", "/v1/agreements")["agreements"])
+
+    def agreement(self, agreement_id: str) -> AgreementView:
+        return cast(AgreementView, self._json("GET", f"/v1/agreements/{_seg(agreement_id)}")["agreement"])
+
+    # -- declarations ---------------------------------------------------------------------------------------
+    def declare(
+        self,
+        kind: DeclarationKind | str,
+        volumes: Sequence[Volume4D],
+        *,
+        title: str = "",
+        activation: Activation | str = Activation.ALWAYS,
+        extra: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> DeclarationResult:
+        """File a new declaration. Raises Blocked (with `.conflicts`) when a `block` agreement refuses it; with an
+        `idempotency_key`, a retry of the same request returns the first answer instead of declaring twice."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else {}
+        return self._write("POST", "/v1/declarations", _declaration_body(kind, volumes, title, activation, extra),
+                           headers)
+
+    def declaration(self, declaration_id: str) -> DeclarationView:
+        return cast(DeclarationView, self._json("GET", f"/v1/declarations/{_seg(declaration_id)}")["declaration"])
+
+    def update(
+        self,
+        declaration_id: str,
+        version: int,
+        kind: DeclarationKind | str,
+        volumes: Sequence[Volume4D],
+        *,
+        title: str = "",
+        activation: Activation | str = Activation.ALWAYS,
+        extra: Mapping[str, str] | None = None,
+    ) -> DeclarationResult:
+        """Replace version `version` with a new one (StaleVersion when that is no longer the current version)."""
+        return self._write("PUT", f"/v1/declarations/{_seg(declaration_id)}",
+                           _declaration_body(kind, volumes, title, activation, extra), {"If-Match": f'"{version}"'})
+
+    def cancel(self, declaration_id: str, version: int | None = None, reason: str = "") -> DeclarationResult:
+        """Cancel; with `version`, only if that is still the current one."""
+        headers = {"If-Match": f'"{version}"'} if version is not None else {}
+        return self._write("POST", f"/v1/declarations/{_seg(declaration_id)}/cancel", {"reason": reason}, headers)
+
+    def declarations(
+        self,
+        scope: Scope = "all",
+        kind: DeclarationKind | str | None = None,
+        state: DeclarationState | str | None = None,
+        live: bool = True,
+        *,
+        page_size: int = PAGE_SIZE,
+    ) -> Iterator[DeclarationView]:
+        """Every declaration the caller may see (own, or own and partners' as disclosed), page after page.
+
+        `live` keeps the declared and active ones; a `state` overrides it."""
+        params: dict[str, str | int | bool] = {"scope": scope, "live": "true" if live else "false",
+                                               "limit": page_size}
+        if kind is not None:
+            params["kind"] = str(kind)
+        if state is not None:
+            params["state"] = str(state)
+        after: str | None = None
+        while True:
+            page = self._json("GET", "/v1/declarations", params=params if after is None else {**params, "after": after})
+            yield from cast(list[DeclarationView], page["declarations"])
+            after = page.get("next")
+            if not after:
+                return
+
+    def query(self, area: Volume4D, kind: DeclarationKind | str | None = None) -> list[DeclarationView]:
+        """Live declarations the caller may see that share a point with `area`."""
+        body: dict[str, Any] = {"area": volume_json(area)}
+        if kind is not None:
+            body["kind"] = str(kind)
+        return cast(list[DeclarationView], self._json("POST", "/v1/declarations/query", json=body)["declarations"])
+
+    # -- conflicts ------------------------------------------------------------------------------------------
+    def conflicts(self, declaration_id: str | None = None, state: ConflictState = "open") -> list[ConflictView]:
+        """Conflicts involving the caller's declarations (the admin: all), as disclosed."""
+        params: dict[str, str | int | bool] = {"state": state, "limit": 500}
+        if declaration_id is not None:
+            params["declaration_id"] = declaration_id
+        return cast(list[ConflictView], self._json("GET", "/v1/conflicts", params=params)["conflicts"])
+
+    def conflict(self, conflict_id: str) -> ConflictView:
+        return cast(ConflictView, self._json("GET", f"/v1/conflicts/{_seg(conflict_id)}")["conflict"])
+
+
+def _declaration_body(
+    kind: DeclarationKind | str, volumes: Sequence[Volume4D], title: str, activation: Activation | str,
+    extra: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    return {"kind": str(kind), "volumes": [volume_json(v) for v in volumes], "activation": str(activation),
+            "title": title, "extra": dict(extra or {})}
+
+
+def _etag_version(etag: str | None, fallback: int) -> int:
+    text = (etag or "").strip().removeprefix("W/").strip('"')
+    return int(text) if text.isdigit() else fallback
+
+
+def _seg(value: str) -> str:
+    """An id as one path segment (an id with '/' must not reach another route)."""
+    return quote(value, safe="")
