@@ -44,6 +44,9 @@ def bench_strategic(
             print(json.dumps(line), flush=True)
 
 
+bench_app.command("service")(__import__("deconflict.cli_bench_service", fromlist=["*"]).bench_service)
+
+
 @app.command("serve")
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
