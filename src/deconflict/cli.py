@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Multi-party airspace de-confliction.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; each prints one JSON object per line.")
 app.add_typer(bench_app, name="bench")
+app.add_typer(__import__("deconflict.cli_scenario", fromlist=["scenario_app"]).scenario_app, name="scenario")
 
 
 def _progress() -> Progress:

@@ -337,7 +337,7 @@ class Client:
         disclosure: Disclosure | str,
         policy: ConflictPolicy | str,
         ack_deadline_s: float,
-        min_notice_s: Mapping[DeclarationKind | str, float] | None = None,
+        min_notice_s: Mapping[DeclarationKind, float] | Mapping[str, float] | None = None,
         escalation_contacts: Sequence[str] = (),
     ) -> AgreementView:
         """(admin) An agreement between parties named by party name."""
