@@ -295,3 +295,12 @@ def test_scenario_run_errors_are_messages(service: RunningService, tmp_path: Pat
         assert message in " ".join(out.output.split()), (args, out.output)
         assert "Traceback" not in out.output
         assert out.exception is None or isinstance(out.exception, SystemExit), (args, out.exception)
+
+
+def test_the_documented_example_is_a_valid_scenario() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "scenarios.md").read_text()
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    scenario = parse_scenario(example)
+    assert [e.event for e in scenario.events] == ["declare", "declare", "update", "cancel"]
+    medevac = scenario.events[1]
+    assert isinstance(medevac, DeclareEvent) and len(medevac.volumes) == 2
