@@ -333,3 +333,12 @@ def test_error_responses_without_json_keep_the_status() -> None:
     assert isinstance(err, ServiceUnavailable) and err.message == "Bad Gateway"
     err = error_from_response(httpx.Response(418, text=""))
     assert type(err) is DeconflictError and err.status_code == 418
+
+
+def test_a_success_without_json_is_an_error_not_a_crash() -> None:
+    def proxy_page(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="<html>captive portal</html>")
+
+    with Client("http://x.invalid", transport=httpx.MockTransport(proxy_page)) as client, \
+            pytest.raises(DeconflictError, match="GET /v1/health: the service answered 200 without JSON"):
+        client.health()

@@ -114,6 +114,7 @@ OK_EVENT = _event_yaml()
     (_scenario(_event_yaml(circle={"lat": 95, "lng": 36, "radius_m": 10})), "events[0].circle.lat", "[-90, 90]"),
     (_scenario(_event_yaml(altitude_m=[500, 100])), "events[0].altitude_m", "must be below the upper"),
     (_scenario(_event_yaml(altitude_m="high")), "events[0].altitude_m", "must be [lower, upper]"),
+    (_scenario(_event_yaml(altitude_m=[0, "high"])), "events[0].altitude_m[1]", "must be a number, not text"),
     (_scenario(_event_yaml(minutes=[30, 10])), "events[0].minutes", "must end after it starts"),
     (_scenario(_event_yaml(circle=None, polygon=[[35, 36], [35.1, 36.1], [35, 36.1], [35.1, 36]])),
      "events[0].polygon", "cross"),

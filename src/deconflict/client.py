@@ -286,20 +286,11 @@ class Client:
         return response
 
     def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        response = self._request(method, path, **kwargs)
-        try:
-            data = response.json()
-        except ValueError:
-            raise DeconflictError(f"{method} {path}: the service answered {response.status_code} without JSON"
-                                  ) from None
-        if not isinstance(data, dict):
-            raise DeconflictError(f"{method} {path}: the service answered a JSON {type(data).__name__}, "
-                                  "not an object")
-        return data
+        return _body(self._request(method, path, **kwargs), method, path)
 
     def _write(self, method: str, path: str, body: dict[str, Any], headers: Mapping[str, str]) -> DeclarationResult:
         response = self._request(method, path, json=body, headers=headers)
-        data = response.json()
+        data = _body(response, method, path)
         declaration = cast(DeclarationView, data["declaration"])
         return DeclarationResult(declaration=declaration, conflicts=cast(list[ConflictView], data["conflicts"]),
                                  version=_etag_version(response.headers.get("etag"), declaration["version"]))
@@ -444,6 +435,18 @@ class Client:
 
     def conflict(self, conflict_id: str) -> ConflictView:
         return cast(ConflictView, self._json("GET", f"/v1/conflicts/{_seg(conflict_id)}")["conflict"])
+
+
+def _body(response: httpx.Response, method: str, path: str) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        raise DeconflictError(f"{method} {path}: the service answered {response.status_code} without JSON"
+                              ) from None
+    if not isinstance(data, dict):
+        raise DeconflictError(f"{method} {path}: the service answered a JSON {type(data).__name__}, "
+                              "not an object")
+    return data
 
 
 def _declaration_body(

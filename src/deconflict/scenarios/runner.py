@@ -23,7 +23,7 @@ from typing import Any, Literal, TypeVar, cast
 import yaml
 
 from ..client import AgreementView, Client, ConflictView, PartyView
-from ..core.model import Activation, Altitude, DeclarationKind, SeparationMinima, Volume4D
+from ..core.model import Activation, Altitude, DeclarationKind, SeparationMinima, Volume3D, Volume4D
 from ..core.protocol import ConflictPolicy, Disclosure
 from ..core.validation import validate_volume
 from ..errors import Blocked, DeconflictError, InvalidInput, InvalidVolume, NotAuthenticated, ServiceUnavailable
@@ -80,7 +80,7 @@ class VolumeSpec:
         if not self.feet:
             return volume
         v3 = volume.volume
-        return Volume4D(volume=type(v3)(altitude_lower=Altitude.ft(lo), altitude_upper=Altitude.ft(hi),
+        return Volume4D(volume=Volume3D(altitude_lower=Altitude.ft(lo), altitude_upper=Altitude.ft(hi),
                                         outline_polygon=v3.outline_polygon, outline_circle=v3.outline_circle),
                         time_start=volume.time_start, time_end=volume.time_end)
 
@@ -393,7 +393,7 @@ def _text(m: dict[str, Any], key: str, where: str, default: str = _MISSING) -> s
 
 def _number(m: dict[str, Any], key: str, where: str, default: float = _MISSING, *, minimum: float | None = None,
             strict: bool = False) -> float:
-    here = f"{where}.{key}"
+    here = f"{where}{key}" if key.startswith("[") else f"{where}.{key}"
     if key not in m:
         if default is _MISSING:
             raise ScenarioError("is required", field=here)
@@ -413,8 +413,7 @@ def _pair(m: dict[str, Any], key: str, where: str, what: str = "[lower, upper]")
         raise ScenarioError(f"is required: {what}", field=here)
     if not isinstance(value, list) or len(value) != 2:
         raise ScenarioError(f"must be {what}, not {_what(value)}", field=here)
-    a = _number({"0": value[0]}, "0", here)
-    b = _number({"1": value[1]}, "1", here)
+    a, b = (_number({f"[{i}]": v}, f"[{i}]", here) for i, v in enumerate(value))
     return a, b
 
 
