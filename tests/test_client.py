@@ -121,8 +121,6 @@ def test_parties_me_and_keys(world: World) -> None:
     assert created.token not in repr(created)
 
 
-@pytest.mark.xfail(strict=True, reason="service: GET /v1/parties reads the engine cache's partners without "
-                   "catching it up from the change log, so a new agreement shows only after some declaration write")
 def test_partners_are_known_as_soon_as_the_agreement_exists(world: World) -> None:
     assert {p["name"] for p in world.bravo.parties()} == {"alpha", "bravo"}
 

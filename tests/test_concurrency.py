@@ -74,7 +74,8 @@ def _race(a: Api, b: Api, body_a: dict, body_b: dict) -> tuple[int, int]:  # typ
         barrier.wait()
         codes[name] = api.post("/v1/declarations", json=body).status_code
 
-    threads = [threading.Thread(target=send, args=("a", a, body_a)), threading.Thread(target=send, args=("b", b, body_b))]
+    threads = [threading.Thread(target=send, args=("a", a, body_a)),
+               threading.Thread(target=send, args=("b", b, body_b))]
     for th in threads:
         th.start()
     for th in threads:

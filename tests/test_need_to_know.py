@@ -129,7 +129,7 @@ def test_partners_see_only_their_own_agreements(scene: dict[str, Any]) -> None:
     assert [g["parties"] for g in coarse] == [["coarse", "owner-9f3"]]
     others = scene["apis"]["owner-9f3"].get("/v1/agreements").json()["agreements"]
     assert len(others) == 3
-    hidden = [g for g in others if "full" in g["parties"]][0]["id"]
+    hidden = next(g for g in others if "full" in g["parties"])["id"]
     assert scene["apis"]["coarse"].get(f"/v1/agreements/{hidden}").status_code == 404
 
 

@@ -21,6 +21,31 @@ __all__ = ["create_app", "open_state"]
 BODY_MODELS: tuple[type[BaseModel], ...] = (PartyIn, KeyIn, AgreementIn, DeclarationIn, AreaQueryIn, CancelIn)
 
 
+ERROR_STATUSES = {
+    "400": "Malformed request: not JSON, wrong content type, bad header",
+    "401": "No valid token",
+    "403": "Not allowed for this party",
+    "404": "No such thing, or none the caller may see",
+    "409": "Conflicts with the current state: stale version, blocked by an agreement, reused idempotency key",
+    "413": "Body too large",
+    "422": "Invalid input; `field` names the offending field",
+    "428": "If-Match required",
+}
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                           "field": {"type": ["string", "null"]}},
+        },
+        "conflicts": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
 def open_state(state: ServiceState) -> ServiceState:
     """Migrate the store and build this process's engine cache from it."""
     migrate(state.db)
@@ -60,8 +85,20 @@ def create_app(state: ServiceState) -> FastAPI:
                 body = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(body.pop("$defs", {}))
                 components[model.__name__] = body
+            components["Error"] = ERROR_SCHEMA
+            components.pop("HTTPValidationError", None)
+            components.pop("ValidationError", None)
+            for path, operations in schema.get("paths", {}).items():
+                for operation in operations.values():
+                    responses = operation.setdefault("responses", {})
+                    responses.pop("422", None)
+                    codes = ERROR_STATUSES if path != "/v1/health" else ()
+                    for code in codes:
+                        responses[code] = {"description": ERROR_STATUSES[code], "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
             schema["security"] = [{"bearer": []}]
+            schema["paths"]["/v1/health"]["get"]["security"] = []  # a liveness probe needs no token
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -29,6 +29,8 @@ M = TypeVar("M", bound=BaseModel)
 MAX_VOLUMES = 100
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Text = Annotated[str, StringConstraints(max_length=200)]
+Ed25519Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{43}=$"),
+                       Field(description="Ed25519 public key: 32 bytes in base64.")]
 
 
 class _Strict(BaseModel):
@@ -40,11 +42,11 @@ class PartyIn(_Strict):
 
     name: Name
     display_name: Text = ""
-    public_key: str | None = Field(default=None, description="Ed25519 public key, 32 bytes in base64.")
+    public_key: Ed25519Key | None = None
 
 
 class KeyIn(_Strict):
-    public_key: str = Field(description="Ed25519 public key, 32 bytes in base64.")
+    public_key: Ed25519Key
 
 
 class MinimaIn(_Strict):
@@ -113,3 +115,22 @@ def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
     """`openapi_extra` documenting `model` as the JSON request body (its schema goes to components; see app)."""
     return {"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+
+
+def strict_query(request: Request) -> None:
+    """Refuse query parameters the route does not define, or repeated ones (FastAPI dependency)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    known: set[str] = set()
+    stack = [dependant] if dependant is not None else []
+    while stack:
+        dep = stack.pop()
+        known.update(p.alias for p in dep.query_params)
+        stack.extend(dep.dependencies)
+    seen: set[str] = set()
+    for key, _ in request.query_params.multi_items():
+        if key not in known:
+            raise InvalidInput("unknown query parameter", field=key or "query")
+        if key in seen:
+            raise InvalidInput("given more than once", field=key)
+        seen.add(key)

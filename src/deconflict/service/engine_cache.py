@@ -127,6 +127,11 @@ class EngineCache:
                 self.apply_declaration(r.id, r.version, r.state, r.owner_id, r.kind, r.activation, r.volumes)
         self._advance([r.seq for r in todo], [r.seq for r in rows])
 
+    def refresh(self, conn: sa.Connection) -> None:
+        """Catch up before a read, so names, partners and terms are current (other processes write too)."""
+        with self.lock:
+            self.catch_up(conn)
+
     def _advance(self, new: Iterable[int], seen: Iterable[int]) -> None:
         self.applied.update(new)
         seen_set = set(seen) | self.applied

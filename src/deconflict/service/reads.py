@@ -27,14 +27,14 @@ def version_volumes(conn: sa.Connection, decl_id: str, version: int) -> list[Vol
 
 
 def conflict_records(conn: sa.Connection, *where: sa.ColumnElement[bool], limit: int = 500) -> list[ConflictRecord]:
-    """Conflicts matching `where`, newest first, with the kinds of both declarations."""
+    """Conflicts matching `where` in id order (a stable cursor), with the kinds of both declarations."""
     a = t.declarations.alias("a")
     b = t.declarations.alias("b")
     c = t.conflicts
     query = (
         sa.select(c, a.c.kind.label("kind_a"), b.c.kind.label("kind_b"))
         .join(a, a.c.id == c.c.declaration_a).join(b, b.c.id == c.c.declaration_b)
-        .where(*where).order_by(c.c.detected_at.desc(), c.c.id).limit(limit)
+        .where(*where).order_by(c.c.id).limit(limit)
     )
     return [
         ConflictRecord(

@@ -14,13 +14,13 @@ from ...store import schema as t
 from ...store.database import WRITE
 from ...store.locks import lock_areas
 from ..auth import current_party, require_admin
-from ..bodies import AgreementIn, openapi_body, parse_body
+from ..bodies import AgreementIn, openapi_body, parse_body, strict_query
 from ..codec import iso
 from ..engine_cache import PartyInfo
 from ..state import ServiceState
 from ..writes import AGREEMENTS_LOCK, log_change
 
-router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
+router = APIRouter(prefix="/v1/agreements", tags=["agreements"], dependencies=[Depends(strict_query)])
 
 
 def _agreement_json(row: Any, members: list[str]) -> dict[str, Any]:

@@ -15,14 +15,14 @@ from ...core.validation import validate_volume
 from ...errors import MalformedRequest, NotFound, PreconditionRequired
 from ...store import schema as t
 from ..auth import current_party
-from ..bodies import AreaQueryIn, CancelIn, DeclarationIn, openapi_body, parse_body
+from ..bodies import AreaQueryIn, CancelIn, DeclarationIn, openapi_body, parse_body, strict_query
 from ..engine_cache import PartyInfo
 from ..reads import declaration_row
 from ..state import ServiceState
 from ..views import declaration_view
 from ..writes import WriteResult, cancel_declaration, create_declaration, request_hash, update_declaration
 
-router = APIRouter(prefix="/v1/declarations", tags=["declarations"])
+router = APIRouter(prefix="/v1/declarations", tags=["declarations"], dependencies=[Depends(strict_query)])
 MAX_KEY = 200
 PAGE = 500
 
@@ -94,6 +94,7 @@ async def get_declaration(declaration_id: str, request: Request, response: Respo
 
     def read() -> dict[str, Any] | None:
         with state.db.connect() as conn:
+            state.cache.refresh(conn)
             row = declaration_row(conn, declaration_id)
         return None if row is None else declaration_view(row, party, state.cache)
 
@@ -113,13 +114,15 @@ async def list_declarations(
     kind: DeclarationKind | None = None,
     live: bool = Query(True, description="Only declared and active ones"),
     limit: int = Query(PAGE, ge=1, le=PAGE),
-    after: str | None = Query(None, max_length=64, description="Cursor: the last id of the previous page"),
+    after: str | None = Query(None, min_length=1, max_length=64, description="Cursor: the previous page's last id"),
 ) -> dict[str, Any]:
     state: ServiceState = request.app.state.svc
 
     def read() -> dict[str, Any]:
         d = t.declarations.c
         where: list[sa.ColumnElement[bool]] = []
+        with state.db.connect() as conn:
+            state.cache.refresh(conn)
         if scope == "own" or party.role != "admin":
             with state.cache.lock:
                 visible = {party.id} if scope == "own" else {party.id} | {

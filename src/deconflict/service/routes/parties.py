@@ -13,13 +13,13 @@ from ...errors import Conflict, NotFound
 from ...store import schema as t
 from ...store.database import WRITE
 from ..auth import current_party, hash_token, new_token, require_admin, valid_public_key
-from ..bodies import KeyIn, PartyIn, openapi_body, parse_body
+from ..bodies import KeyIn, PartyIn, openapi_body, parse_body, strict_query
 from ..codec import iso
 from ..engine_cache import PartyInfo
 from ..state import ServiceState
 from ..writes import log_change
 
-router = APIRouter(prefix="/v1/parties", tags=["parties"])
+router = APIRouter(prefix="/v1/parties", tags=["parties"], dependencies=[Depends(strict_query)])
 
 
 def _party_json(row: Any, *, full: bool) -> dict[str, Any]:
@@ -63,6 +63,7 @@ async def list_parties(request: Request, party: PartyInfo = Depends(current_part
 
     def read() -> list[dict[str, Any]]:
         with state.db.connect() as conn:
+            state.cache.refresh(conn)
             rows = conn.execute(sa.select(t.parties).order_by(t.parties.c.name)).all()
         with state.cache.lock:
             partners = state.cache.partners(party.id)
@@ -75,9 +76,13 @@ async def list_parties(request: Request, party: PartyInfo = Depends(current_part
 @router.get("/me", summary="The calling party")
 async def me(request: Request, party: PartyInfo = Depends(current_party)) -> dict[str, Any]:
     state: ServiceState = request.app.state.svc
-    with state.db.connect() as conn:
-        row = conn.execute(sa.select(t.parties).where(t.parties.c.id == party.id)).one()
-    return {"party": _party_json(row, full=True)}
+
+    def read() -> dict[str, Any]:
+        with state.db.connect() as conn:
+            row = conn.execute(sa.select(t.parties).where(t.parties.c.id == party.id)).one()
+        return _party_json(row, full=True)
+
+    return {"party": await run_in_threadpool(read)}
 
 
 @router.put("/me/key", openapi_extra=openapi_body(KeyIn), summary="Register the caller's Ed25519 public key")
