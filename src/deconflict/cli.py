@@ -10,6 +10,8 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from .errors import DeconflictError, InvalidInput
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Multi-party airspace de-confliction.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; each prints one JSON object per line.")
 app.add_typer(bench_app, name="bench")
@@ -75,49 +77,61 @@ def _hand_over_admin_token(token: str, path: Path | None) -> None:
 
 
 @app.command("demo")
-def demo() -> None:
-    """Run the demo scenario through the strategic engine and print what conflicts (the service comes next)."""
-    from datetime import datetime
+def demo(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8080, min=0, max=65535, help="TCP port (0: any free one)."),
+    db: str | None = typer.Option(None, help="A fresh SQLite file or postgresql:// URL (default: a new temp file)."),
+    tokens_out: Path | None = typer.Option(None, help="Write {party name: token} as JSON to this file (mode 600)."),
+    speed: float = typer.Option(30.0, min=0.001, help="How fast to play the demo drill's timed events."),
+) -> None:
+    """The main job: start the service on a fresh store, play the demo drill, print the URL and the tokens."""
+    import tempfile
+    import threading
 
     from rich.console import Console
-    from rich.table import Table
 
-    from .scenarios.demo import run_demo
+    from .cli_scenario import _summary, _tokens
+    from .client import Client
+    from .scenarios.runner import bundled_scenario, load_scenario, run_scenario
+    from .service.server import start_in_thread
 
-    now = datetime.now(UTC).replace(microsecond=0)
-    result = run_demo(now)
+    if db is None:
+        db = str(Path(tempfile.mkdtemp(prefix="deconflict-demo-")) / "demo.sqlite")
+    elif "://" not in db and Path(db).exists():
+        raise InvalidInput(f"{db} exists; the demo needs a fresh store", field="--db")
     console = Console()
-    declared = Table(title=f"Declarations (now {now:%Y-%m-%d %H:%M}Z)")
-    for col in ("id", "owner", "kind", "title", "window (UTC)"):
-        declared.add_column(col)
-    for d in result.declarations:
-        v = d.volumes[0]
-        kind = d.kind.value + (" (induced)" if d.activation.value == "induced" else "")
-        declared.add_row(d.id, d.owner, kind, d.title, _span(v.time_start.value, v.time_end.value))
-    console.print(declared)
-    table = Table(title="Conflicts found as each declaration was filed")
-    for col in ("declaration", "conflicts with", "owner", "severity", "window (UTC)", "lateral m", "vertical m"):
-        table.add_column(col)
-    for c in result.conflicts:
-        table.add_row(c.declaration_id, c.other_declaration_id, c.other_owner, c.severity.value,
-                      _span(c.window_start, c.window_end), f"{c.lateral_distance_m:.0f}",
-                      f"{c.vertical_gap_m:.0f}")
-    console.print(table)
-    for hazard, windows in result.activations.items():
-        spans = ", ".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in windows) or "never"
-        console.print(f"Induced hazard [bold]{hazard}[/bold] is live: {spans}")
-
-
-def _span(start: datetime, end: datetime) -> str:
-    """HH:MM-HH:MM, with the day of the end when it is another day."""
-    return f"{start:%H:%M}-{end:%H:%M}" + (f" ({end:%d %b})" if end.date() != start.date() else "")
+    service = start_in_thread(db, host=host, port=port)
+    try:
+        if service.admin_token is None:
+            raise InvalidInput("the store already has parties; the demo needs a fresh one", field="--db")
+        scenario_path = bundled_scenario("demo")
+        assert scenario_path is not None
+        now = datetime.now(UTC).replace(microsecond=0)
+        with Client(service.url, service.admin_token) as admin, console.status("playing the demo drill"):
+            result = run_scenario(load_scenario(scenario_path), admin, now=now, speed=speed)
+        tokens = {"admin": service.admin_token, **result.tokens}
+        console.print(_summary(result))
+        if tokens_out is not None:
+            tokens_out.touch(mode=0o600, exist_ok=True)
+            tokens_out.write_text(json.dumps(tokens, indent=2) + "\n")
+            console.print(f"tokens written to {tokens_out}")
+        else:
+            console.print(_tokens(result))
+            console.print(f"admin token: {service.admin_token}")
+        console.print(f"store: {db}")
+        console.print(f"[bold]Deconflict is running at {service.url}[/bold] (API docs: {service.url}/docs). "
+                      "Ctrl-C stops it.")
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        console.print("stopped")
+    finally:
+        service.stop()
 
 
 def main() -> None:
     try:
         app()
     except Exception as exc:  # a CLI error is a message, never a traceback
-        from .errors import DeconflictError
 
         if isinstance(exc, DeconflictError):
             print(f"error: {exc}", file=sys.stderr)
