@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from .. import __version__
 from ..store import schema as t
 from ..store.database import migrate
+from . import stream
 from .bodies import AgreementIn, AreaQueryIn, CancelIn, DeclarationIn, KeyIn, PartyIn
 from .errors import BodyLimit, install_error_handlers
 from .routes import agreements, conflicts, declarations, parties
@@ -65,7 +66,7 @@ def create_app(state: ServiceState) -> FastAPI:
     app.state.svc = state
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
-    for router in (parties.router, agreements.router, declarations.router, conflicts.router):
+    for router in (parties.router, agreements.router, declarations.router, conflicts.router, stream.router):
         app.include_router(router)
 
     @app.get("/v1/health", tags=["health"], summary="Liveness (no authentication; reveals nothing)")
