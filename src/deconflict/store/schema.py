@@ -174,3 +174,46 @@ notifications = sa.Table(
     sa.Column("next_escalation_at", UTCDateTime(), nullable=True, index=True),
     sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False, index=True),
 )
+
+# -- the hotline (migration 0003): threads between parties of one agreement, messages, per-recipient receipts --
+threads = sa.Table(
+    "threads", metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("agreement_id", ID, sa.ForeignKey("agreements.id"), nullable=False, index=True),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("about_kind", sa.String(16), nullable=True),
+    sa.Column("about_id", ID, nullable=True),
+    sa.Column("created_by", ID, sa.ForeignKey("parties.id"), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("message_count", sa.Integer, nullable=False),
+    sa.Column("last_message_at", UTCDateTime(), nullable=True),
+)
+
+thread_participants = sa.Table(
+    "thread_participants", metadata,
+    sa.Column("thread_id", ID, sa.ForeignKey("threads.id"), primary_key=True),
+    sa.Column("party_id", ID, sa.ForeignKey("parties.id"), primary_key=True, index=True),
+)
+
+messages = sa.Table(
+    "messages", metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("thread_id", ID, sa.ForeignKey("threads.id"), nullable=False),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("sender_id", ID, sa.ForeignKey("parties.id"), nullable=False),
+    sa.Column("text", sa.String(4000), nullable=False),
+    sa.Column("structured", sa.JSON, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.UniqueConstraint("thread_id", "n", name="uq_messages_thread_n"),
+)
+
+message_receipts = sa.Table(
+    "message_receipts", metadata,
+    sa.Column("message_id", ID, sa.ForeignKey("messages.id"), primary_key=True),
+    sa.Column("recipient_id", ID, sa.ForeignKey("parties.id"), primary_key=True, index=True),
+    sa.Column("delivered_at", UTCDateTime(), nullable=True),
+    sa.Column("read_at", UTCDateTime(), nullable=True),
+)
+
+__all__ += ["message_receipts", "messages", "thread_participants", "threads"]
