@@ -12,6 +12,7 @@ import uvicorn
 from ..store.database import open_database
 from .app import create_app, open_state
 from .bootstrap import ensure_admin
+from .scheduler import Scheduler
 from .state import Clock, ServiceState, system_clock
 
 __all__ = ["RunningService", "build", "serve_forever", "start_in_thread"]
@@ -26,8 +27,11 @@ class RunningService:
     admin_token: str | None
     server: uvicorn.Server
     thread: threading.Thread
+    scheduler: Scheduler | None = None
 
     def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self.state.db.dispose()
@@ -53,13 +57,19 @@ def _has_sansio() -> bool:
 
 
 def serve_forever(state: ServiceState, host: str, port: int) -> None:
-    """Serve in the foreground until interrupted (Ctrl-C stops it cleanly)."""
-    uvicorn.Server(uvicorn_config(state, host, port, log_level="info")).run()
+    """Serve in the foreground until interrupted (Ctrl-C stops it cleanly), with the scheduler running."""
+    scheduler = Scheduler(state)
+    scheduler.start()
+    try:
+        uvicorn.Server(uvicorn_config(state, host, port, log_level="info")).run()
+    finally:
+        scheduler.stop()
 
 
 def start_in_thread(db: str, *, host: str = "127.0.0.1", port: int = 0, clock: Clock = system_clock,
-                    admin_token: str | None = None) -> RunningService:
-    """Start on `port` (0: any free one) and return once it accepts connections."""
+                    admin_token: str | None = None, scheduler: bool = True) -> RunningService:
+    """Start on `port` (0: any free one) and return once it accepts connections. Tests that drive time
+    themselves pass `scheduler=False` and call `scheduler.tick`."""
     state, token = build(db, clock, admin_token)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -74,4 +84,7 @@ def start_in_thread(db: str, *, host: str = "127.0.0.1", port: int = 0, clock: C
             raise RuntimeError("the service did not start")
         time.sleep(0.01)
     bound_port = sock.getsockname()[1]
-    return RunningService(f"http://{host}:{bound_port}", state, token, server, thread)
+    timers = Scheduler(state) if scheduler else None
+    if timers is not None:
+        timers.start()
+    return RunningService(f"http://{host}:{bound_port}", state, token, server, thread, timers)

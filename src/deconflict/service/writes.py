@@ -29,6 +29,7 @@ from ..store.locks import area_lock_keys, lock_areas
 from .bodies import DeclarationIn
 from .codec import volumes_json
 from .engine_cache import LIVE_STATES, PartyInfo
+from .notifications import plan_notifications
 from .reads import declaration_row, version_volumes
 from .state import ServiceState
 from .views import ConflictRecord, conflict_view, declaration_view
@@ -177,9 +178,10 @@ def _write(
             if policy is ConflictPolicy.BLOCK:
                 blocked.append(record)
         loader = _loader(conn, decl_id, version, body.volumes)
+        kinds = _kinds(conn, [r.declaration_b for r in records])
+        records = [_with_kind(r, kinds) for r in records]
         if blocked:
-            kinds = _kinds(conn, [r.declaration_b for r in blocked])
-            shown = [conflict_view(_with_kind(r, kinds), party, cache, loader) for r in blocked]
+            shown = [conflict_view(r, party, cache, loader) for r in records if r.policy == ConflictPolicy.BLOCK]
             raise BlockedWrite(f"refused: {len(blocked)} conflict(s) under a 'block' agreement",
                                [s for s in shown if s is not None])
         row = {
@@ -201,10 +203,16 @@ def _write(
         if records:
             conn.execute(sa.insert(t.conflicts), [_conflict_row(r) for r in records])
         seq = _log_change(conn, "declaration", decl_id, version, now)
-        kinds = _kinds(conn, [r.declaration_b for r in records])
-        views = [conflict_view(_with_kind(r, kinds), party, cache, loader) for r in records]
-        decl = declaration_view(_RowView(id=decl_id, created_at=now, **row), party, cache)
-        response = {"declaration": decl, "conflicts": [v for v in views if v is not None]}
+        written = _RowView(id=decl_id, created_at=now, **row)
+        told, late_under_block = plan_notifications(conn, state, party, written, records, loader, now, seq)
+        if late_under_block:
+            raise BlockedWrite(
+                f"refused: the notice is shorter than the agreed minimum for {', '.join(late_under_block)} "
+                "under a 'block' agreement", [])
+        views = [conflict_view(r, party, cache, loader) for r in records]
+        decl = declaration_view(written, party, cache)
+        response = {"declaration": decl, "conflicts": [v for v in views if v is not None], "notifications": told,
+                    "late_notice": [n["recipient"] for n in told if n["late"]]}
         status = 201 if expected is None else 200
         if idempotency is not None:
             conn.execute(sa.insert(t.idempotency_keys).values(

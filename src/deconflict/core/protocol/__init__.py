@@ -2,8 +2,16 @@
 
 from .agreements import Agreement, ConflictPolicy, Disclosure, PairTerms, terms_between
 from .disclosure import CoarseView, coarse_view, conflict_area
+from .notice import AckReply, Duty, NoticeReason, duties, escalation_due, is_late, lead_time_s
 
 __all__ = [
+    "AckReply",
+    "Duty",
+    "NoticeReason",
+    "duties",
+    "escalation_due",
+    "is_late",
+    "lead_time_s",
     "Agreement",
     "CoarseView",
     "ConflictPolicy",

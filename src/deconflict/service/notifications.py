@@ -1,0 +1,158 @@
+"""Notifications: decided by `core.protocol.notice`, written in the declaration's own transaction (the outbox),
+delivered by polling or the stream, acknowledged, and escalated by the scheduler.
+
+The row records what was disclosed (`payload`, exactly as the recipient sees it), when it was first delivered
+and through which channel, the lead time this left before the declared start, and whether that was late.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..core.model import DeclarationKind
+from ..core.protocol import AckReply, ConflictPolicy, NoticeReason, duties, escalation_due, is_late, lead_time_s
+from ..errors import Forbidden, NotFound
+from ..store import schema as t
+from ..store.database import WRITE
+from .codec import iso
+from .engine_cache import PartyInfo
+from .state import ServiceState
+from .views import ConflictRecord, VolumeLoader, conflict_view, declaration_view
+
+__all__ = ["ack", "deliver", "escalate_due", "notification_json", "plan_notifications"]
+
+
+def plan_notifications(
+    conn: sa.Connection, state: ServiceState, sender: PartyInfo, row: Any, records: list[ConflictRecord],
+    loader: VolumeLoader, now: datetime, seq: int,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Write one notification per recipient owed one; returns what the sender is told, and the recipients whose
+    notice is already late and whose agreement says `block` (the caller refuses the write for them)."""
+    cache = state.cache
+    kind = DeclarationKind(row.kind)
+    by_party: dict[str, list[ConflictRecord]] = {}
+    for r in records:
+        by_party.setdefault(r.party_b, []).append(r)
+    planned = duties(sender.id, kind, cache.agreements.values(), conflicting=by_party)
+    told: list[dict[str, Any]] = []
+    refuse: list[str] = []
+    rows = []
+    for duty in planned:
+        recipient = cache.parties.get(duty.recipient)
+        if recipient is None:
+            continue
+        lead = lead_time_s(row.time_start, now)
+        late = is_late(lead, duty.min_notice_s)
+        if late and cache.terms(sender.id, duty.recipient).policy is ConflictPolicy.BLOCK:
+            refuse.append(recipient.name)
+        view = declaration_view(row, recipient, cache) or _undisclosed(row, cache)
+        shown = [conflict_view(r, recipient, cache, loader) for r in by_party.get(duty.recipient, [])]
+        payload = {"reason": duty.reason.value, "sender": sender.name, "declaration": view,
+                   "conflicts": [c for c in shown if c is not None]}
+        deadline = now + timedelta(seconds=duty.ack_deadline_s)
+        notification_id = str(uuid.uuid4())
+        rows.append({
+            "id": notification_id, "recipient_id": duty.recipient, "sender_id": sender.id,
+            "reason": duty.reason.value, "declaration_id": row.id, "declaration_version": row.version,
+            "conflict_id": by_party[duty.recipient][0].id if duty.recipient in by_party else None,
+            "agreement_ids": list(duty.agreements), "payload": payload, "starts_at": row.time_start,
+            "min_notice_s": duty.min_notice_s, "created_at": now, "ack_deadline_at": deadline,
+            "escalation_level": 0, "escalation_step_s": duty.ack_deadline_s,
+            "escalation_contacts": list(duty.escalation_contacts), "next_escalation_at": deadline, "seq": seq,
+        })
+        told.append({"id": notification_id, "recipient": recipient.name, "reason": duty.reason.value,
+                     "min_notice_s": duty.min_notice_s, "lead_time_s": round(lead, 3), "late": late,
+                     "ack_deadline_at": iso(deadline)})
+    if rows and not refuse:
+        conn.execute(sa.insert(t.notifications), rows)
+    return told, refuse
+
+
+def _undisclosed(row: Any, cache: Any) -> dict[str, Any]:
+    """What a partner who may not see the geometry is told: who, what kind, and when."""
+    return {"id": row.id, "owner": cache.name(row.owner_id), "kind": row.kind, "version": row.version,
+            "disclosure": "none", "time_start": iso(row.time_start), "time_end": iso(row.time_end)}
+
+
+def notification_json(r: Any, cache: Any) -> dict[str, Any]:
+    return {
+        "id": r.id, "reason": r.reason, "sender": cache.name(r.sender_id), "recipient": cache.name(r.recipient_id),
+        "declaration_id": r.declaration_id, "declaration_version": r.declaration_version,
+        "conflict_id": r.conflict_id, "agreements": r.agreement_ids, "payload": r.payload,
+        "starts_at": iso(r.starts_at), "min_notice_s": r.min_notice_s, "created_at": iso(r.created_at),
+        "delivered_at": iso(r.delivered_at) if r.delivered_at else None, "delivered_via": r.delivered_via,
+        "lead_time_s": r.lead_time_s, "late": r.late, "ack_deadline_at": iso(r.ack_deadline_at),
+        "acked_at": iso(r.acked_at) if r.acked_at else None, "ack_reply": r.ack_reply, "ack_text": r.ack_text,
+        "escalation_level": r.escalation_level, "escalated": r.escalation_level > 0,
+    }
+
+
+def deliver(conn: sa.Connection, ids: Iterable[str], via: str, now: datetime) -> None:
+    """Record the first delivery of each notification: when, how, the lead time it left, and lateness."""
+    n = t.notifications.c
+    for r in conn.execute(sa.select(n.id, n.starts_at, n.min_notice_s).where(n.id.in_(list(ids)),
+                                                                             n.delivered_at.is_(None))).all():
+        lead = lead_time_s(r.starts_at, now)
+        conn.execute(sa.update(t.notifications).where(n.id == r.id, n.delivered_at.is_(None)).values(
+            delivered_at=now, delivered_via=via, lead_time_s=lead, late=is_late(lead, r.min_notice_s)))
+
+
+def ack(state: ServiceState, party: PartyInfo, notification_id: str, reply: AckReply, text: str) -> dict[str, Any]:
+    """Acknowledge (idempotent: a repeated ack returns the first one unchanged)."""
+    now = state.clock()
+    n = t.notifications.c
+    with state.db.connect().execution_options(**WRITE) as conn, conn.begin():
+        row = conn.execute(sa.select(t.notifications).where(n.id == notification_id)).first()
+        if row is None:
+            raise NotFound("no such notification", field="notification_id")
+        if row.recipient_id != party.id:
+            raise Forbidden("only the recipient acknowledges a notification")
+        if row.acked_at is None:
+            deliver(conn, [row.id], "ack", now)
+            conn.execute(sa.update(t.notifications).where(n.id == row.id, n.acked_at.is_(None)).values(
+                acked_at=now, ack_reply=reply.value, ack_text=text, next_escalation_at=None))
+        row = conn.execute(sa.select(t.notifications).where(n.id == notification_id)).one()
+    return notification_json(row, state.cache)
+
+
+def escalate_due(state: ServiceState, now: datetime) -> int:
+    """Escalate every unacknowledged notification whose next level is due; returns how many escalated.
+
+    Each escalation is a guarded update (level must still be what was read), so two processes ticking at once
+    escalate a notification once.
+    """
+    from .writes import log_change  # writes imports this module
+
+    n = t.notifications.c
+    done = 0
+    with state.db.connect().execution_options(**WRITE) as conn, conn.begin():
+        due = conn.execute(sa.select(t.notifications).where(
+            n.acked_at.is_(None), n.next_escalation_at.is_not(None), n.next_escalation_at <= now,
+            n.reason != NoticeReason.ESCALATION.value).order_by(n.next_escalation_at).limit(500)).all()
+        for r in due:
+            level = r.escalation_level + 1
+            contacts = list(r.escalation_contacts)
+            following = escalation_due(r.ack_deadline_at, r.escalation_step_s, level, len(contacts))
+            seq = log_change(conn, "notification", r.id, level, now)
+            moved = conn.execute(sa.update(t.notifications).where(
+                n.id == r.id, n.escalation_level == r.escalation_level, n.acked_at.is_(None)).values(
+                escalation_level=level, next_escalation_at=following, seq=seq))
+            if moved.rowcount != 1:
+                continue
+            reached = contacts[: max(level - 1, 0)]
+            conn.execute(sa.insert(t.notifications).values(
+                id=str(uuid.uuid4()), recipient_id=r.sender_id, sender_id=r.sender_id,
+                reason=NoticeReason.ESCALATION.value, declaration_id=r.declaration_id,
+                declaration_version=r.declaration_version, conflict_id=r.conflict_id,
+                agreement_ids=r.agreement_ids, starts_at=r.starts_at, min_notice_s=None, created_at=now,
+                payload={"reason": "escalation", "notification_id": r.id, "recipient": state.cache.name(r.recipient_id),
+                         "level": level, "contacts_reached": reached, "unacknowledged_since": iso(r.ack_deadline_at)},
+                ack_deadline_at=now, escalation_level=level, escalation_step_s=r.escalation_step_s,
+                escalation_contacts=reached, next_escalation_at=None, seq=seq))
+            done += 1
+    return done

@@ -1,0 +1,44 @@
+"""Timers that must survive a restart: escalations (due times are stored on each notification).
+
+`tick(state)` does all work due at `state.clock()`; a test drives it with a fake clock. `Scheduler` runs ticks
+on a thread in the service process; several processes may tick at once (each escalation is a guarded update).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from .notifications import escalate_due
+from .state import ServiceState
+
+__all__ = ["Scheduler", "tick"]
+
+log = logging.getLogger("deconflict.scheduler")
+
+
+def tick(state: ServiceState) -> int:
+    """Run everything due now; returns the number of escalations made."""
+    return escalate_due(state, state.clock())
+
+
+class Scheduler:
+    def __init__(self, state: ServiceState, interval_s: float = 1.0) -> None:
+        self.state = state
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="deconflict-scheduler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                tick(self.state)
+            except Exception:  # keep ticking: a failed tick is retried at the next one
+                log.exception("scheduler tick failed")
