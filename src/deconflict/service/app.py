@@ -14,12 +14,13 @@ from ..store.database import migrate
 from . import stream
 from .bodies import AgreementIn, AreaQueryIn, CancelIn, DeclarationIn, KeyIn, PartyIn
 from .errors import BodyLimit, install_error_handlers
-from .routes import agreements, conflicts, declarations, parties
+from .routes import agreements, conflicts, declarations, notifications, parties
 from .state import ServiceState
 
 __all__ = ["create_app", "open_state"]
 
-BODY_MODELS: tuple[type[BaseModel], ...] = (PartyIn, KeyIn, AgreementIn, DeclarationIn, AreaQueryIn, CancelIn)
+BODY_MODELS: tuple[type[BaseModel], ...] = (PartyIn, KeyIn, AgreementIn, DeclarationIn, AreaQueryIn, CancelIn,
+                                            notifications.AckIn)
 
 
 ERROR_STATUSES = {
@@ -66,7 +67,8 @@ def create_app(state: ServiceState) -> FastAPI:
     app.state.svc = state
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
-    for router in (parties.router, agreements.router, declarations.router, conflicts.router, stream.router):
+    for router in (parties.router, agreements.router, declarations.router, conflicts.router, stream.router,
+                   notifications.router):
         app.include_router(router)
 
     @app.get("/v1/health", tags=["health"], summary="Liveness (no authentication; reveals nothing)")
