@@ -12,7 +12,7 @@ from .. import __version__
 from ..store import schema as t
 from ..store.database import migrate
 from . import stream
-from .bodies import AgreementIn, AreaQueryIn, CancelIn, DeclarationIn, KeyIn, PartyIn
+from .bodies import AgreementIn, AreaQueryIn, CancelIn, DeclarationIn, KeyIn, PartyIn, WebhookIn
 from .errors import BodyLimit, install_error_handlers
 from .routes import agreements, conflicts, declarations, notifications, parties
 from .state import ServiceState
@@ -20,7 +20,7 @@ from .state import ServiceState
 __all__ = ["create_app", "open_state"]
 
 BODY_MODELS: tuple[type[BaseModel], ...] = (PartyIn, KeyIn, AgreementIn, DeclarationIn, AreaQueryIn, CancelIn,
-                                            notifications.AckIn)
+                                            WebhookIn, notifications.AckIn)
 
 
 ERROR_STATUSES = {

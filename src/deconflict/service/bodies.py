@@ -20,6 +20,7 @@ __all__ = [
     "AreaQueryIn",
     "DeclarationIn",
     "KeyIn",
+    "WebhookIn",
     "PartyIn",
     "openapi_body",
     "parse_body",
@@ -47,6 +48,12 @@ class PartyIn(_Strict):
 
 class KeyIn(_Strict):
     public_key: Ed25519Key
+
+
+class WebhookIn(_Strict):
+    """Where to post the party's notifications (http or https); the response carries the signing secret once."""
+
+    url: Annotated[str, StringConstraints(min_length=8, max_length=2000, pattern=r"^https?://[^\s]+$")]
 
 
 class MinimaIn(_Strict):

@@ -70,6 +70,9 @@ def plan_notifications(
                      "ack_deadline_at": iso(deadline)})
     if rows and not refuse:
         conn.execute(sa.insert(t.notifications), rows)
+        from .webhooks import enqueue  # webhooks imports this module
+
+        enqueue(conn, [(r["id"], r["recipient_id"]) for r in rows], now)
     return told, refuse
 
 
@@ -145,8 +148,9 @@ def escalate_due(state: ServiceState, now: datetime) -> int:
             if moved.rowcount != 1:
                 continue
             reached = contacts[: max(level - 1, 0)]
+            alarm_id = str(uuid.uuid4())
             conn.execute(sa.insert(t.notifications).values(
-                id=str(uuid.uuid4()), recipient_id=r.sender_id, sender_id=r.sender_id,
+                id=alarm_id, recipient_id=r.sender_id, sender_id=r.sender_id,
                 reason=NoticeReason.ESCALATION.value, declaration_id=r.declaration_id,
                 declaration_version=r.declaration_version, conflict_id=r.conflict_id,
                 agreement_ids=r.agreement_ids, starts_at=r.starts_at, min_notice_s=None, created_at=now,
@@ -154,5 +158,8 @@ def escalate_due(state: ServiceState, now: datetime) -> int:
                          "level": level, "contacts_reached": reached, "unacknowledged_since": iso(r.ack_deadline_at)},
                 ack_deadline_at=now, escalation_level=level, escalation_step_s=r.escalation_step_s,
                 escalation_contacts=reached, next_escalation_at=None, seq=seq))
+            from .webhooks import enqueue
+
+            enqueue(conn, [(r.id, r.recipient_id), (alarm_id, r.sender_id)], now)  # re-sent, and the alarm
             done += 1
     return done

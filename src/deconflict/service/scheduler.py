@@ -1,4 +1,4 @@
-"""Timers that must survive a restart: escalations (due times are stored on each notification).
+"""Timers that must survive a restart: escalations and webhook retries (their due times are stored).
 
 `tick(state)` does all work due at `state.clock()`; a test drives it with a fake clock. `Scheduler` runs ticks
 on a thread in the service process; several processes may tick at once (each escalation is a guarded update).
@@ -9,17 +9,27 @@ from __future__ import annotations
 import logging
 import threading
 
+import httpx
+
 from .notifications import escalate_due
 from .state import ServiceState
+from .webhooks import deliver_due
 
 __all__ = ["Scheduler", "tick"]
 
 log = logging.getLogger("deconflict.scheduler")
 
 
-def tick(state: ServiceState) -> int:
-    """Run everything due now; returns the number of escalations made."""
-    return escalate_due(state, state.clock())
+def tick(state: ServiceState, http: httpx.Client | None = None) -> int:
+    """Run everything due now: escalations, then webhook posts. Returns the number of escalations made."""
+    now = state.clock()
+    escalated = escalate_due(state, now)
+    if http is None:
+        with httpx.Client() as client:
+            deliver_due(state, now, client)
+    else:
+        deliver_due(state, now, http)
+    return escalated
 
 
 class Scheduler:
@@ -37,8 +47,9 @@ class Scheduler:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                tick(self.state)
-            except Exception:  # keep ticking: a failed tick is retried at the next one
-                log.exception("scheduler tick failed")
+        with httpx.Client() as http:
+            while not self._stop.wait(self.interval_s):
+                try:
+                    tick(self.state, http)
+                except Exception:  # keep ticking: a failed tick is retried at the next one
+                    log.exception("scheduler tick failed")

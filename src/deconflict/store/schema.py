@@ -22,6 +22,8 @@ __all__ = [
     "metadata",
     "notifications",
     "parties",
+    "webhook_deliveries",
+    "webhooks",
 ]
 
 
@@ -217,3 +219,23 @@ message_receipts = sa.Table(
 )
 
 __all__ += ["message_receipts", "messages", "thread_participants", "threads"]
+
+webhooks = sa.Table(
+    "webhooks", metadata,
+    sa.Column("party_id", ID, sa.ForeignKey("parties.id"), primary_key=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("secret", sa.String(128), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries", metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("notification_id", ID, sa.ForeignKey("notifications.id"), nullable=False, index=True),
+    sa.Column("party_id", ID, sa.ForeignKey("parties.id"), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=True, index=True),
+    sa.Column("delivered_at", UTCDateTime(), nullable=True),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)

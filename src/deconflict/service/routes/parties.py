@@ -13,10 +13,11 @@ from ...errors import Conflict, NotFound
 from ...store import schema as t
 from ...store.database import WRITE
 from ..auth import current_party, hash_token, new_token, require_admin, valid_public_key
-from ..bodies import KeyIn, PartyIn, openapi_body, parse_body, strict_query
+from ..bodies import KeyIn, PartyIn, WebhookIn, openapi_body, parse_body, strict_query
 from ..codec import iso
 from ..engine_cache import PartyInfo
 from ..state import ServiceState
+from ..webhooks import register
 from ..writes import log_change
 
 router = APIRouter(prefix="/v1/parties", tags=["parties"], dependencies=[Depends(strict_query)])
@@ -100,3 +101,22 @@ async def put_key(request: Request, party: PartyInfo = Depends(current_party)) -
         return _party_json(row, full=True)
 
     return {"party": await run_in_threadpool(write)}
+
+
+@router.put("/me/webhook", openapi_extra=openapi_body(WebhookIn),
+            summary="Post the caller's notifications to a URL, signed with HMAC-SHA256 (secret returned once)")
+async def put_webhook(request: Request, party: PartyInfo = Depends(current_party)) -> dict[str, Any]:
+    body = await parse_body(request, WebhookIn)
+    return {"webhook": await run_in_threadpool(register, request.app.state.svc, party.id, body.url)}
+
+
+@router.delete("/me/webhook", summary="Stop posting the caller's notifications")
+async def delete_webhook(request: Request, party: PartyInfo = Depends(current_party)) -> dict[str, Any]:
+    state: ServiceState = request.app.state.svc
+
+    def write() -> None:
+        with state.db.connect().execution_options(**WRITE) as conn, conn.begin():
+            conn.execute(sa.delete(t.webhooks).where(t.webhooks.c.party_id == party.id))
+
+    await run_in_threadpool(write)
+    return {"webhook": None}
