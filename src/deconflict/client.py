@@ -54,8 +54,14 @@ __all__ = [
     "CreatedParty",
     "DeclarationResult",
     "DeclarationView",
+    "MessagePage",
+    "MessageView",
     "Minima",
     "PartyView",
+    "ReadResult",
+    "Receipt",
+    "ThreadAbout",
+    "ThreadView",
 ]
 
 ConflictState = Literal["open", "superseded", "closed", "all"]
@@ -179,6 +185,67 @@ class CreatedParty:
 
     def __repr__(self) -> str:  # never show the token
         return f"CreatedParty(party={self.party!r}, token=<hidden>)"
+
+
+class ThreadAbout(TypedDict):
+    """What a hotline thread is about: `kind` `declaration` or `conflict`, and its id."""
+
+    kind: str
+    id: str
+
+
+class ThreadView(TypedDict):
+    """A hotline thread the caller takes part in; `about` is shown only to participants who may see the item;
+    `unread` counts the messages sent to the caller that it has not marked read."""
+
+    id: str
+    agreement_id: str
+    subject: str
+    participants: list[str]
+    created_by: str
+    created_at: str
+    about: ThreadAbout | None
+    message_count: int
+    last_message_at: str | None
+    unread: int
+
+
+class Receipt(TypedDict):
+    """One recipient's receipt for a message, shown to its sender (RFC 3339 times; None: not yet)."""
+
+    party: str
+    delivered_at: str | None
+    read_at: str | None
+
+
+class MessageView(TypedDict):
+    """A hotline message. Its sender sees `receipts` (one per recipient); a recipient its own `delivered_at` and
+    `read_at`. `structured`, when given, has a `type`: `request_hold`, `hold_until` or `position_report`."""
+
+    id: str
+    thread_id: str
+    n: int
+    sender: str
+    text: str
+    structured: dict[str, Any] | None
+    created_at: str
+    receipts: NotRequired[list[Receipt]]
+    delivered_at: NotRequired[str | None]
+    read_at: NotRequired[str | None]
+
+
+class MessagePage(TypedDict):
+    """A page of a thread's history, oldest first; `next` is the `after` of the next page (None on the last)."""
+
+    messages: list[MessageView]
+    next: str | None
+
+
+class ReadResult(TypedDict):
+    """The thread after marking messages read, and how many were newly marked."""
+
+    thread: ThreadView
+    read: int
 
 
 # -- errors -------------------------------------------------------------------------------------------------
@@ -436,6 +503,70 @@ class Client:
     def conflict(self, conflict_id: str) -> ConflictView:
         return cast(ConflictView, self._json("GET", f"/v1/conflicts/{_seg(conflict_id)}")["conflict"])
 
+
+    # -- the hotline ----------------------------------------------------------------------------------------
+    def create_thread(
+        self,
+        agreement_id: str,
+        participants: Sequence[str] | None = None,
+        subject: str = "",
+        about: ThreadAbout | None = None,
+    ) -> ThreadView:
+        """A thread in one of the caller's agreements, with `participants` (party names; the caller is added) or
+        every party of it; optionally `about` a declaration or conflict the caller can see."""
+        body: dict[str, Any] = {"agreement_id": agreement_id, "subject": subject}
+        if participants is not None:
+            body["participants"] = list(participants)
+        if about is not None:
+            body["about"] = {"kind": about["kind"], "id": about["id"]}
+        return cast(ThreadView, self._json("POST", "/v1/threads", json=body)["thread"])
+
+    def threads(self, agreement_id: str | None = None, *, page_size: int = PAGE_SIZE) -> list[ThreadView]:
+        """Every thread the caller takes part in (optionally in one agreement), page after page."""
+        params: dict[str, str | int | bool] = {"limit": page_size}
+        if agreement_id is not None:
+            params["agreement_id"] = agreement_id
+        found: list[ThreadView] = []
+        after: str | None = None
+        while True:
+            page = self._json("GET", "/v1/threads", params=params if after is None else {**params, "after": after})
+            found.extend(cast(list[ThreadView], page["threads"]))
+            after = page.get("next")
+            if not after:
+                return found
+
+    def thread(self, thread_id: str) -> ThreadView:
+        return cast(ThreadView, self._json("GET", f"/v1/threads/{_seg(thread_id)}")["thread"])
+
+    def send(
+        self,
+        thread_id: str,
+        text: str = "",
+        *,
+        structured: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> MessageView:
+        """Send a message (text, a structured part, or both); with an `idempotency_key`, a retry of the same
+        request returns the first answer instead of sending twice."""
+        body: dict[str, Any] = {"text": text}
+        if structured is not None:
+            body["structured"] = dict(structured)
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else {}
+        return cast(MessageView, self._json("POST", f"/v1/threads/{_seg(thread_id)}/messages", json=body,
+                                            headers=headers)["message"])
+
+    def messages(self, thread_id: str, after: str | None = None, limit: int = 200) -> MessagePage:
+        """One page of the thread's history after message `after`, oldest first (fetching it delivers it)."""
+        params: dict[str, str | int | bool] = {"limit": limit}
+        if after is not None:
+            params["after"] = after
+        page = self._json("GET", f"/v1/threads/{_seg(thread_id)}/messages", params=params)
+        return MessagePage(messages=cast(list[MessageView], page["messages"]), next=page.get("next"))
+
+    def mark_read(self, thread_id: str, up_to: str) -> ReadResult:
+        """Mark read every message sent to the caller in the thread up to and including message `up_to`."""
+        data = self._json("POST", f"/v1/threads/{_seg(thread_id)}/read", json={"up_to": up_to})
+        return ReadResult(thread=cast(ThreadView, data["thread"]), read=int(data["read"]))
 
 def _body(response: httpx.Response, method: str, path: str) -> dict[str, Any]:
     try:

@@ -15,12 +15,14 @@ from . import stream
 from .bodies import AgreementIn, AreaQueryIn, CancelIn, DeclarationIn, KeyIn, PartyIn, WebhookIn
 from .errors import BodyLimit, install_error_handlers
 from .routes import agreements, conflicts, declarations, notifications, parties
+from .routes import hotline as hotline_routes
 from .state import ServiceState
 
 __all__ = ["create_app", "open_state"]
 
 BODY_MODELS: tuple[type[BaseModel], ...] = (PartyIn, KeyIn, AgreementIn, DeclarationIn, AreaQueryIn, CancelIn,
                                             WebhookIn, notifications.AckIn)
+BODY_MODELS += hotline_routes.BODY_MODELS
 
 
 ERROR_STATUSES = {
@@ -70,6 +72,7 @@ def create_app(state: ServiceState) -> FastAPI:
     for router in (parties.router, agreements.router, declarations.router, conflicts.router, stream.router,
                    notifications.router):
         app.include_router(router)
+    app.include_router(hotline_routes.router)
 
     @app.get("/v1/health", tags=["health"], summary="Liveness (no authentication; reveals nothing)")
     def health() -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 The first message authenticates: `{"token": "...", "since": N}` (browsers cannot set headers on a WebSocket;
 `since` resumes after the `cursor` of an earlier event). The server answers `{"type": "hello", "cursor": N}` and
-then sends, in commit order, `declaration` events (a declaration the party may see changed) and `conflict` events
-(a conflict involving the party was found), each with the `cursor` to resume from. Events come from the store's
+then sends, in commit order, `declaration` events (a declaration the party may see changed), `conflict` events
+(a conflict involving the party was found), and from the hotline `thread` (a thread it takes part in was opened),
+`message` (a message in such a thread; its first push counts as its delivery) and `receipt` (to the sender: a
+message's delivery or read receipts changed), each with the `cursor` to resume from. Events come from the store's
 change log, so a process sees the writes of every other process. The notification mechanism (acknowledgements,
 deadlines, at-least-once delivery) builds on this later.
 """
@@ -21,6 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from ..errors import DeconflictError, NotAuthenticated
 from ..store import schema as t
+from . import hotline
 from .auth import hash_token
 from .engine_cache import PartyInfo
 from .reads import conflict_records, version_volumes
@@ -63,7 +66,9 @@ def _events(state: ServiceState, party: PartyInfo, cursor: int) -> tuple[list[di
     events: list[dict[str, Any]] = []
     with state.db.connect() as conn:
         state.cache.refresh(conn)
-        rows = conn.execute(sa.select(t.changes).where(t.changes.c.seq > cursor, t.changes.c.entity == "declaration")
+        # every entity, not only the streamed ones: the gap test below needs the whole sequence (a filtered one
+        # would read another entity's row as a gap and hold the events behind it for GAP_PATIENCE)
+        rows = conn.execute(sa.select(t.changes).where(t.changes.c.seq > cursor)
                             .order_by(t.changes.c.seq).limit(BATCH)).all()
         if not rows:
             return events, cursor
@@ -75,6 +80,11 @@ def _events(state: ServiceState, party: PartyInfo, cursor: int) -> tuple[list[di
             if row.seq != last + 1 and row.created_at > patience:
                 break
             last = row.seq
+            if row.entity in ("thread", "message"):
+                events.extend(hotline.stream_events(conn, state.cache, party, row))
+                continue
+            if row.entity != "declaration":
+                continue
             decl = conn.execute(sa.select(t.declaration_versions.c.body, t.declarations)
                                 .join(t.declarations, t.declarations.c.id == t.declaration_versions.c.declaration_id)
                                 .where(t.declaration_versions.c.declaration_id == row.entity_id,
@@ -110,10 +120,13 @@ async def stream(websocket: WebSocket) -> None:
     incoming = asyncio.ensure_future(websocket.receive())  # notices the client leaving while we wait
     try:
         while True:
+            before = cursor
             events, cursor = await run_in_threadpool(_events, state, party, cursor)
             for event in events:
                 await websocket.send_json(event)
-            if events:
+            if delivered := hotline.delivered_ids(party, events):
+                await run_in_threadpool(hotline.mark_delivered, state, party, delivered)
+            if events or cursor != before:  # a full batch of changes the party is not shown: read on
                 continue
             done, _ = await asyncio.wait({incoming}, timeout=POLL_S)
             if incoming in done:
