@@ -18,18 +18,19 @@ from ..core.model import DeclarationKind
 from ..core.protocol import AckReply, ConflictPolicy, NoticeReason, duties, escalation_due, is_late, lead_time_s
 from ..errors import Forbidden, NotFound
 from ..store import schema as t
-from ..store.database import WRITE
+from ..store.database import writing
 from .codec import iso
 from .engine_cache import PartyInfo
+from .reads import VolumeStore
 from .state import ServiceState
-from .views import ConflictRecord, VolumeLoader, conflict_view, declaration_view
+from .views import ConflictRecord, conflict_view, declaration_view
 
 __all__ = ["ack", "deliver", "escalate_due", "notification_json", "plan_notifications"]
 
 
 def plan_notifications(
     conn: sa.Connection, state: ServiceState, sender: PartyInfo, row: Any, records: list[ConflictRecord],
-    loader: VolumeLoader, now: datetime, seq: int,
+    loader: VolumeStore, now: datetime, seq: int,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Write one notification per recipient owed one; returns what the sender is told, and the recipients whose
     notice is already late and whose agreement says `block` (the caller refuses the write for them)."""
@@ -109,7 +110,7 @@ def ack(state: ServiceState, party: PartyInfo, notification_id: str, reply: AckR
     """Acknowledge (idempotent: a repeated ack returns the first one unchanged)."""
     now = state.clock()
     n = t.notifications.c
-    with state.db.connect().execution_options(**WRITE) as conn, conn.begin():
+    with writing(state.db) as conn:
         row = conn.execute(sa.select(t.notifications).where(n.id == notification_id)).first()
         if row is None:
             raise NotFound("no such notification", field="notification_id")
@@ -133,7 +134,7 @@ def escalate_due(state: ServiceState, now: datetime) -> int:
 
     n = t.notifications.c
     done = 0
-    with state.db.connect().execution_options(**WRITE) as conn, conn.begin():
+    with writing(state.db) as conn:
         due = conn.execute(sa.select(t.notifications).where(
             n.acked_at.is_(None), n.next_escalation_at.is_not(None), n.next_escalation_at <= now,
             n.reason != NoticeReason.ESCALATION.value).order_by(n.next_escalation_at).limit(500)).all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +12,7 @@ from ..store import schema as t
 from .codec import volumes_from_json
 from .views import ConflictRecord
 
-__all__ = ["conflict_records", "declaration_row", "version_volumes"]
+__all__ = ["VolumeStore", "conflict_records", "declaration_row", "version_volumes"]
 
 
 def declaration_row(conn: sa.Connection, decl_id: str) -> Any:
@@ -24,6 +25,48 @@ def version_volumes(conn: sa.Connection, decl_id: str, version: int) -> list[Vol
     if body is None:
         return []
     return volumes_from_json(body["volumes"])
+
+
+class VolumeStore:
+    """Declarations' volumes by (id, version), as stored JSON, fetched in one query for a batch of conflicts.
+
+    Full disclosure shows the stored JSON as it is; only clipped or coarse views need it parsed (`parsed`).
+    """
+
+    def __init__(self, conn: sa.Connection, known: dict[tuple[str, int], list[dict[str, Any]]] | None = None) -> None:
+        self.conn = conn
+        self.raw: dict[tuple[str, int], list[dict[str, Any]]] = dict(known or {})
+        self._parsed: dict[tuple[str, int], list[Volume4D]] = {}
+
+    def prefetch(self, keys: Iterable[tuple[str, int]]) -> None:
+        missing = {k for k in keys if k not in self.raw}
+        if not missing:
+            return
+        v = t.declaration_versions.c
+        rows = self.conn.execute(sa.select(v.declaration_id, v.version, v.body).where(
+            sa.tuple_(v.declaration_id, v.version).in_(sorted(missing))))
+        for r in rows:
+            self.raw[(r.declaration_id, r.version)] = r.body["volumes"]
+
+    def __call__(self, decl_id: str, version: int) -> list[dict[str, Any]]:
+        key = (decl_id, version)
+        if key not in self.raw:
+            self.prefetch([key])
+        return self.raw.get(key, [])
+
+    def parsed(self, decl_id: str, version: int) -> list[Volume4D]:
+        key = (decl_id, version)
+        if key not in self._parsed:
+            self._parsed[key] = volumes_from_json(self(decl_id, version))
+        return self._parsed[key]
+
+    @classmethod
+    def for_records(cls, conn: sa.Connection, records: Iterable[ConflictRecord],
+                    known: dict[tuple[str, int], list[dict[str, Any]]] | None = None) -> VolumeStore:
+        store = cls(conn, known)
+        store.prefetch(key for r in records for key in ((r.declaration_a, r.version_a),
+                                                        (r.declaration_b, r.version_b)))
+        return store
 
 
 def conflict_records(conn: sa.Connection, *where: sa.ColumnElement[bool], limit: int = 500) -> list[ConflictRecord]:

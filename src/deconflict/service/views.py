@@ -6,19 +6,19 @@ check the endpoints against these rules.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.model import Volume4D
 from ..core.protocol import Disclosure, coarse_view, conflict_area
 from .codec import coarse_json, iso, volumes_from_json, volumes_json
 from .engine_cache import EngineCache, PartyInfo
 
-__all__ = ["ConflictRecord", "VolumeLoader", "conflict_view", "declaration_view"]
+__all__ = ["ConflictRecord", "conflict_view", "declaration_view"]
 
-VolumeLoader = Callable[[str, int], list[Volume4D]]  #: (declaration id, version) -> its volumes
+if TYPE_CHECKING:
+    from .reads import VolumeStore
 
 
 def declaration_view(row: Any, viewer: PartyInfo, cache: EngineCache) -> dict[str, Any] | None:
@@ -77,7 +77,7 @@ class ConflictRecord:
 
 
 def conflict_view(
-    c: ConflictRecord, viewer: PartyInfo, cache: EngineCache, volumes: VolumeLoader,
+    c: ConflictRecord, viewer: PartyInfo, cache: EngineCache, volumes: VolumeStore,
 ) -> dict[str, Any] | None:
     """A conflict as `viewer` may see it: its own side in full, the other side as disclosed; None if neither."""
     if viewer.id == c.party_a:
@@ -99,15 +99,15 @@ def conflict_view(
     side: dict[str, Any] = {"party": cache.name(other_party), "declaration_id": other_decl,
                             "version": other_version, "kind": other_kind, "disclosure": level.value}
     if level is Disclosure.FULL:
-        side["volumes"] = volumes_json(volumes(other_decl, other_version))
+        side["volumes"] = volumes(other_decl, other_version)  # the stored JSON, as declared
     elif level is Disclosure.CONFLICT_AREA:
-        mine, theirs = volumes(own_decl, own_version), volumes(other_decl, other_version)
+        mine, theirs = volumes.parsed(own_decl, own_version), volumes.parsed(other_decl, other_version)
         area: list[Volume4D] = []
         for p, q in pairs:
             area.extend(conflict_area(theirs[q], mine[p], terms.minima))
         side["area"] = volumes_json(area)
     else:
-        theirs = volumes(other_decl, other_version)
+        theirs = volumes.parsed(other_decl, other_version)
         used = sorted({q for _, q in pairs})
         side["coarse"] = [coarse_json(coarse_view(theirs[q])) for q in used]
     return {

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from ..errors import InvalidInput
 from ..store import schema as t
-from ..store.database import WRITE
+from ..store.database import writing
 from .notifications import deliver, notification_json
 from .state import ServiceState
 
@@ -44,7 +44,7 @@ def register(state: ServiceState, party_id: str, url: str) -> dict[str, Any]:
         raise InvalidInput("must be an http(s) URL with a host", field="url")
     secret = secrets.token_urlsafe(32)
     now = state.clock()
-    with state.db.connect().execution_options(**WRITE) as conn, conn.begin():
+    with writing(state.db) as conn:
         conn.execute(sa.delete(t.webhooks).where(t.webhooks.c.party_id == party_id))
         conn.execute(sa.insert(t.webhooks).values(party_id=party_id, url=url, secret=secret, created_at=now))
     return {"url": url, "secret": secret}
@@ -90,7 +90,7 @@ def deliver_due(state: ServiceState, now: datetime, http: httpx.Client) -> int:
                 error = f"HTTP {response.status_code}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
-        with state.db.connect().execution_options(**WRITE) as conn, conn.begin():
+        with writing(state.db) as conn:
             if error is None:
                 conn.execute(sa.update(t.webhook_deliveries).where(d.id == row.delivery_id).values(
                     delivered_at=now, attempts=row.attempts + 1, next_attempt_at=None, last_error=None))

@@ -24,13 +24,13 @@ from ..core.strategic import engine_kind
 from ..core.validation import validate_volume
 from ..errors import Blocked, Conflict, Forbidden, InvalidDeclaration, NotFound, StaleVersion
 from ..store import schema as t
-from ..store.database import WRITE
+from ..store.database import writing
 from ..store.locks import area_lock_keys, lock_areas
 from .bodies import DeclarationIn
 from .codec import volumes_json
 from .engine_cache import LIVE_STATES, PartyInfo
 from .notifications import plan_notifications
-from .reads import declaration_row, version_volumes
+from .reads import VolumeStore, declaration_row
 from .state import ServiceState
 from .views import ConflictRecord, conflict_view, declaration_view
 
@@ -156,7 +156,7 @@ def _write(
     kind = engine_kind(body.kind, body.activation)
     cache = state.cache
     start, end = _window(body.volumes)
-    with state.db.connect().execution_options(**WRITE) as conn, conn.begin():
+    with writing(state.db) as conn:
         _lock(state, conn, batch)
         with cache.lock:
             cache.catch_up(conn)
@@ -177,9 +177,9 @@ def _write(
             records.append(record)
             if policy is ConflictPolicy.BLOCK:
                 blocked.append(record)
-        loader = _loader(conn, decl_id, version, body.volumes)
         kinds = _kinds(conn, [r.declaration_b for r in records])
         records = [_with_kind(r, kinds) for r in records]
+        loader = VolumeStore.for_records(conn, records, {(decl_id, version): prepared.volumes_json})
         if blocked:
             shown = [conflict_view(r, party, cache, loader) for r in records if r.policy == ConflictPolicy.BLOCK]
             raise BlockedWrite(f"refused: {len(blocked)} conflict(s) under a 'block' agreement",
@@ -234,7 +234,7 @@ def cancel_declaration(
     if current.state not in LIVE_STATES:
         raise Conflict(f"declaration is already {current.state}", field="state")
     base = current.version if expected is None else expected
-    with state.db.connect().execution_options(**WRITE) as conn, conn.begin():
+    with writing(state.db) as conn:
         done = conn.execute(sa.update(t.declarations).where(
             t.declarations.c.id == decl_id, t.declarations.c.version == base,
             t.declarations.c.state.in_(LIVE_STATES)).values(state="cancelled", version=base + 1, updated_at=now))
@@ -303,14 +303,6 @@ def _with_kind(r: ConflictRecord, kinds: dict[str, str]) -> ConflictRecord:
 
     return replace(r, kind_b=kinds.get(r.declaration_b, ""))
 
-
-def _loader(conn: sa.Connection, decl_id: str, version: int, volumes: list[Volume4D]):  # type: ignore[no-untyped-def]
-    def load(other_id: str, other_version: int) -> list[Volume4D]:
-        if other_id == decl_id and other_version == version:
-            return list(volumes)
-        return version_volumes(conn, other_id, other_version)
-
-    return load
 
 
 __all__ += ["log_change"]

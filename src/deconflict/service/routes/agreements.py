@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from ...errors import InvalidInput, NotFound
 from ...store import schema as t
-from ...store.database import WRITE
+from ...store.database import writing
 from ...store.locks import lock_areas
 from ..auth import current_party, require_admin
 from ..bodies import AgreementIn, openapi_body, parse_body, strict_query
@@ -39,7 +39,7 @@ def create_agreement(state: ServiceState, body: AgreementIn) -> dict[str, Any]:
     names = list(dict.fromkeys(body.parties))
     if len(names) < 2:
         raise InvalidInput("an agreement needs at least two different parties", field="parties")
-    with state.db.connect().execution_options(**WRITE) as conn, conn.begin():
+    with writing(state.db) as conn:
         lock_areas(conn, {k: True for k in AGREEMENTS_LOCK})
         rows = conn.execute(sa.select(t.parties.c.id, t.parties.c.name).where(t.parties.c.name.in_(names))).all()
         ids = {r.name: r.id for r in rows}

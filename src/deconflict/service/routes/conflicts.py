@@ -13,7 +13,7 @@ from ...store import schema as t
 from ..auth import current_party
 from ..bodies import strict_query
 from ..engine_cache import PartyInfo
-from ..reads import conflict_records, version_volumes
+from ..reads import VolumeStore, conflict_records
 from ..state import ServiceState
 from ..views import conflict_view
 
@@ -28,7 +28,8 @@ def _read(state: ServiceState, party: PartyInfo, *where: sa.ColumnElement[bool],
     with state.db.connect() as conn:
         state.cache.refresh(conn)
         records = conflict_records(conn, *scope, *where, limit=limit)
-        views = [conflict_view(r, party, state.cache, lambda i, v: version_volumes(conn, i, v)) for r in records]
+        volumes = VolumeStore.for_records(conn, records)
+        views = [conflict_view(r, party, state.cache, volumes) for r in records]
     cursor = records[-1].id if len(records) == limit else None
     return [v for v in views if v is not None], cursor
 

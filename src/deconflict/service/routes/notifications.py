@@ -12,7 +12,7 @@ from pydantic import StringConstraints
 from ...core.protocol import AckReply
 from ...errors import NotFound
 from ...store import schema as t
-from ...store.database import WRITE
+from ...store.database import writing
 from ..auth import current_party
 from ..bodies import _Strict, openapi_body, parse_body, strict_query
 from ..engine_cache import PartyInfo
@@ -40,7 +40,7 @@ def _list(state: ServiceState, party: PartyInfo, box: str, pending: bool, limit:
         where.append(n.acked_at.is_(None))
     if after is not None:
         where.append(n.id > after)
-    with state.db.connect().execution_options(**WRITE) as conn, conn.begin():
+    with writing(state.db) as conn:
         rows = conn.execute(sa.select(t.notifications).where(*where).order_by(n.id).limit(limit)).all()
         if box == "inbox" and rows:
             deliver(conn, [r.id for r in rows], "poll", now)

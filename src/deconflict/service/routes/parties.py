@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from ...errors import Conflict, NotFound
 from ...store import schema as t
-from ...store.database import WRITE
+from ...store.database import writing
 from ..auth import current_party, hash_token, new_token, require_admin, valid_public_key
 from ..bodies import KeyIn, PartyIn, WebhookIn, openapi_body, parse_body, strict_query
 from ..codec import iso
@@ -37,7 +37,7 @@ def create_party(state: ServiceState, name: str, display_name: str = "", public_
     key = valid_public_key(public_key) if public_key is not None else None
     now = state.clock()
     party_id = str(uuid.uuid4())
-    with state.db.connect().execution_options(**WRITE) as conn, conn.begin():
+    with writing(state.db) as conn:
         if conn.execute(sa.select(t.parties.c.id).where(t.parties.c.name == name)).first() is not None:
             raise Conflict(f"a party named {name!r} exists", field="name")
         conn.execute(sa.insert(t.parties).values(id=party_id, name=name, display_name=display_name or name,
@@ -93,7 +93,7 @@ async def put_key(request: Request, party: PartyInfo = Depends(current_party)) -
     state: ServiceState = request.app.state.svc
 
     def write() -> dict[str, Any]:
-        with state.db.connect().execution_options(**WRITE) as conn, conn.begin():
+        with writing(state.db) as conn:
             done = conn.execute(sa.update(t.parties).where(t.parties.c.id == party.id).values(public_key=key))
             if done.rowcount != 1:
                 raise NotFound("no such party", field="party")
@@ -115,7 +115,7 @@ async def delete_webhook(request: Request, party: PartyInfo = Depends(current_pa
     state: ServiceState = request.app.state.svc
 
     def write() -> None:
-        with state.db.connect().execution_options(**WRITE) as conn, conn.begin():
+        with writing(state.db) as conn:
             conn.execute(sa.delete(t.webhooks).where(t.webhooks.c.party_id == party.id))
 
     await run_in_threadpool(write)
