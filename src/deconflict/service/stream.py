@@ -26,7 +26,7 @@ from ..store import schema as t
 from . import hotline
 from .auth import hash_token
 from .engine_cache import PartyInfo
-from .reads import conflict_records, version_volumes
+from .reads import VolumeStore, conflict_records
 from .state import ServiceState
 from .views import conflict_view, declaration_view
 
@@ -94,8 +94,10 @@ def _events(state: ServiceState, party: PartyInfo, cursor: int) -> tuple[list[di
                 if view is not None:
                     events.append({"type": "declaration", "cursor": row.seq, "declaration": view})
             c = t.conflicts.c
-            for record in conflict_records(conn, c.declaration_a == row.entity_id, c.version_a == row.version):
-                shown = conflict_view(record, party, state.cache, lambda i, v: version_volumes(conn, i, v))
+            records = conflict_records(conn, c.declaration_a == row.entity_id, c.version_a == row.version)
+            volumes = VolumeStore.for_records(conn, records)
+            for record in records:
+                shown = conflict_view(record, party, state.cache, volumes)
                 if shown is not None and party.id in (record.party_a, record.party_b):
                     events.append({"type": "conflict", "cursor": row.seq, "conflict": shown})
     return events, last
