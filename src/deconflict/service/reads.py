@@ -43,10 +43,11 @@ class VolumeStore:
         if not missing:
             return
         v = t.declaration_versions.c
-        rows = self.conn.execute(sa.select(v.declaration_id, v.version, v.body).where(
-            sa.tuple_(v.declaration_id, v.version).in_(sorted(missing))))
+        ids = sorted({decl_id for decl_id, _ in missing})  # by id: a row-value IN would not use the key on SQLite
+        rows = self.conn.execute(sa.select(v.declaration_id, v.version, v.body).where(v.declaration_id.in_(ids)))
         for r in rows:
-            self.raw[(r.declaration_id, r.version)] = r.body["volumes"]
+            if (r.declaration_id, r.version) in missing:
+                self.raw[(r.declaration_id, r.version)] = r.body["volumes"]
 
     def __call__(self, decl_id: str, version: int) -> list[dict[str, Any]]:
         key = (decl_id, version)

@@ -39,7 +39,10 @@ def signature(secret: str, body: bytes) -> str:
 
 def register(state: ServiceState, party_id: str, url: str) -> dict[str, Any]:
     """Set (or replace) the party's webhook; the new secret is returned once."""
-    parsed = httpx.URL(url)
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        raise InvalidInput("not a valid URL", field="url") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise InvalidInput("must be an http(s) URL with a host", field="url")
     secret = secrets.token_urlsafe(32)

@@ -79,6 +79,8 @@ def _window(volumes: list[Volume4D]) -> tuple[datetime, datetime]:
 
 
 def _lock(state: ServiceState, conn: sa.Connection, batch: FootprintBatch) -> None:
+    if conn.dialect.name != "postgresql":  # SQLite: BEGIN IMMEDIATE already made this the only writer
+        return
     lock_areas(conn, AGREEMENTS_LOCK)
     with state.cache.lock:
         state.cache.catch_up(conn)
