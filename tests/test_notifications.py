@@ -205,3 +205,26 @@ def test_pending_notifications_survive_kill_9(db_url: str, tmp_path: Path) -> No
         proc.wait(timeout=10)
         if proc.stderr:
             proc.stderr.close()
+
+
+def test_notifications_are_pushed_over_the_stream_and_delivery_recorded(timed: RunningService,
+                                                                        clock: ManualClock) -> None:
+    import json
+
+    from websockets.sync.client import connect
+
+    apis = _setup(timed)
+    with connect(timed.url.replace("http://", "ws://") + "/v1/stream") as ws:
+        ws.send(json.dumps({"token": apis["ngo"].token}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+        made = apis["air"].declare("activity", circle(35.0, 36.0, 5000, 120, 180)).json()
+        events = [json.loads(ws.recv(timeout=10)) for _ in range(2)]
+        pushed = next(e for e in events if e["type"] == "notification")["notification"]
+        assert pushed["id"] == made["notifications"][0]["id"] and pushed["reason"] == "notice"
+        clock.advance(301)
+        tick(timed.state)
+        again = json.loads(ws.recv(timeout=10))  # the escalation re-sends it
+        assert again["type"] == "notification" and again["notification"]["id"] == pushed["id"]
+        assert again["notification"]["escalation_level"] == 1
+    (sent,) = _inbox(apis["air"], box="sent", pending="false")
+    assert sent["delivered_via"] == "ws" and sent["lead_time_s"] == 7200.0 and sent["late"] is False

@@ -13,7 +13,11 @@ from .service_helpers import vol, world
 
 
 def _next(ws: Any) -> dict[str, Any]:
-    return json.loads(ws.recv(timeout=10))
+    """The next event other than a notification (notifications have their own tests)."""
+    while True:
+        event: dict[str, Any] = json.loads(ws.recv(timeout=10))
+        if event["type"] != "notification":
+            return event
 
 
 def test_stream_pushes_visible_changes_and_conflicts_only(service: RunningService) -> None:

@@ -5,16 +5,17 @@ The first message authenticates: `{"token": "...", "since": N}` (browsers cannot
 then sends, in commit order, `declaration` events (a declaration the party may see changed), `conflict` events
 (a conflict involving the party was found), and from the hotline `thread` (a thread it takes part in was opened),
 `message` (a message in such a thread; its first push counts as its delivery) and `receipt` (to the sender: a
-message's delivery or read receipts changed), each with the `cursor` to resume from. Events come from the store's
-change log, so a process sees the writes of every other process. The notification mechanism (acknowledgements,
-deadlines, at-least-once delivery) builds on this later.
+message's delivery or read receipts changed), and `notification` (one addressed to the party, or re-sent on
+escalation; its first push counts as its delivery), each with the `cursor` to resume from. Events come from the
+store's change log, so a process sees the writes of every other process. Delivery is at-least-once: a client
+resuming from an older cursor gets notifications again and de-duplicates them by id.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,9 +24,11 @@ from fastapi.concurrency import run_in_threadpool
 
 from ..errors import DeconflictError, NotAuthenticated
 from ..store import schema as t
+from ..store.database import writing
 from . import hotline
 from .auth import hash_token
 from .engine_cache import PartyInfo
+from .notifications import deliver, notification_json
 from .reads import VolumeStore, conflict_records
 from .state import ServiceState
 from .views import conflict_view, declaration_view
@@ -82,25 +85,45 @@ def _events(state: ServiceState, party: PartyInfo, cursor: int) -> tuple[list[di
             last = row.seq
             if row.entity in ("thread", "message"):
                 events.extend(hotline.stream_events(conn, state.cache, party, row))
-                continue
-            if row.entity != "declaration":
-                continue
-            decl = conn.execute(sa.select(t.declaration_versions.c.body, t.declarations)
-                                .join(t.declarations, t.declarations.c.id == t.declaration_versions.c.declaration_id)
-                                .where(t.declaration_versions.c.declaration_id == row.entity_id,
-                                       t.declaration_versions.c.version == row.version)).first()
-            if decl is not None and decl.version == row.version:
-                view = declaration_view(decl, party, state.cache)
-                if view is not None:
-                    events.append({"type": "declaration", "cursor": row.seq, "declaration": view})
-            c = t.conflicts.c
-            records = conflict_records(conn, c.declaration_a == row.entity_id, c.version_a == row.version)
-            volumes = VolumeStore.for_records(conn, records)
-            for record in records:
-                shown = conflict_view(record, party, state.cache, volumes)
-                if shown is not None and party.id in (record.party_a, record.party_b):
-                    events.append({"type": "conflict", "cursor": row.seq, "conflict": shown})
+            elif row.entity == "declaration":
+                events.extend(_declaration_events(conn, state, party, row))
+            events.extend(_notification_events(conn, state, party, row.seq))
     return events, last
+
+
+def _notification_events(conn: sa.Connection, state: ServiceState, party: PartyInfo, seq: int
+                         ) -> list[dict[str, Any]]:
+    n = t.notifications.c
+    return [{"type": "notification", "cursor": seq, "notification": notification_json(note, state.cache)}
+            for note in conn.execute(sa.select(t.notifications).where(n.seq == seq, n.recipient_id == party.id)
+                                     .order_by(n.id))]
+
+
+def _declaration_events(conn: sa.Connection, state: ServiceState, party: PartyInfo, row: Any
+                        ) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    decl = conn.execute(sa.select(t.declaration_versions.c.body, t.declarations)
+                        .join(t.declarations, t.declarations.c.id == t.declaration_versions.c.declaration_id)
+                        .where(t.declaration_versions.c.declaration_id == row.entity_id,
+                               t.declaration_versions.c.version == row.version)).first()
+    if decl is not None and decl.version == row.version:
+        view = declaration_view(decl, party, state.cache)
+        if view is not None:
+            events.append({"type": "declaration", "cursor": row.seq, "declaration": view})
+    c = t.conflicts.c
+    records = conflict_records(conn, c.declaration_a == row.entity_id, c.version_a == row.version)
+    volumes = VolumeStore.for_records(conn, records)
+    for record in records:
+        shown = conflict_view(record, party, state.cache, volumes)
+        if shown is not None and party.id in (record.party_a, record.party_b):
+            events.append({"type": "conflict", "cursor": row.seq, "conflict": shown})
+    return events
+
+
+def _mark_notified(state: ServiceState, ids: list[str], pushed_at: datetime) -> None:
+    """First delivery of notifications pushed over the stream (lead time and lateness as of the push)."""
+    with writing(state.db) as conn:
+        deliver(conn, ids, "ws", pushed_at)
 
 
 @router.websocket("/v1/stream")
@@ -124,10 +147,13 @@ async def stream(websocket: WebSocket) -> None:
         while True:
             before = cursor
             events, cursor = await run_in_threadpool(_events, state, party, cursor)
+            pushed_at = state.clock()
             for event in events:
                 await websocket.send_json(event)
             if delivered := hotline.delivered_ids(party, events):
                 await run_in_threadpool(hotline.mark_delivered, state, party, delivered)
+            if notified := [e["notification"]["id"] for e in events if e["type"] == "notification"]:
+                await run_in_threadpool(_mark_notified, state, notified, pushed_at)
             if events or cursor != before:  # a full batch of changes the party is not shown: read on
                 continue
             done, _ = await asyncio.wait({incoming}, timeout=POLL_S)
