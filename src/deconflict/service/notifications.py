@@ -25,7 +25,8 @@ from .reads import VolumeStore
 from .state import ServiceState
 from .views import ConflictRecord, conflict_view, declaration_view
 
-__all__ = ["ack", "deliver", "escalate_due", "notification_json", "plan_notifications"]
+__all__ = ["ack", "deliver", "escalate_due", "insert_notifications", "notification_json", "notification_row",
+           "plan_notifications", "undisclosed"]
 
 
 def plan_notifications(
@@ -51,33 +52,52 @@ def plan_notifications(
         late = is_late(lead, duty.min_notice_s)
         if late and cache.terms(sender.id, duty.recipient).policy is ConflictPolicy.BLOCK:
             refuse.append(recipient.name)
-        view = declaration_view(row, recipient, cache) or _undisclosed(row, cache)
+        view = declaration_view(row, recipient, cache) or undisclosed(row, cache)
         shown = [conflict_view(r, recipient, cache, loader) for r in by_party.get(duty.recipient, [])]
         payload = {"reason": duty.reason.value, "sender": sender.name, "declaration": view,
                    "conflicts": [c for c in shown if c is not None]}
-        deadline = now + timedelta(seconds=duty.ack_deadline_s)
-        notification_id = str(uuid.uuid4())
-        rows.append({
-            "id": notification_id, "recipient_id": duty.recipient, "sender_id": sender.id,
-            "reason": duty.reason.value, "declaration_id": row.id, "declaration_version": row.version,
-            "conflict_id": by_party[duty.recipient][0].id if duty.recipient in by_party else None,
-            "agreement_ids": list(duty.agreements), "payload": payload, "starts_at": row.time_start,
-            "min_notice_s": duty.min_notice_s, "created_at": now, "ack_deadline_at": deadline,
-            "escalation_level": 0, "escalation_step_s": duty.ack_deadline_s,
-            "escalation_contacts": list(duty.escalation_contacts), "next_escalation_at": deadline, "seq": seq,
-        })
-        told.append({"id": notification_id, "recipient": recipient.name, "reason": duty.reason.value,
+        written = notification_row(
+            recipient_id=duty.recipient, sender_id=sender.id, reason=duty.reason, row=row,
+            agreements=duty.agreements, payload=payload, min_notice_s=duty.min_notice_s,
+            ack_deadline_s=duty.ack_deadline_s, contacts=duty.escalation_contacts, now=now, seq=seq,
+            conflict_id=by_party[duty.recipient][0].id if duty.recipient in by_party else None)
+        rows.append(written)
+        told.append({"id": written["id"], "recipient": recipient.name, "reason": duty.reason.value,
                      "min_notice_s": duty.min_notice_s, "lead_time_s": round(lead, 3), "late": late,
-                     "ack_deadline_at": iso(deadline)})
-    if rows and not refuse:
-        conn.execute(sa.insert(t.notifications), rows)
-        from .webhooks import enqueue  # webhooks imports this module
-
-        enqueue(conn, [(r["id"], r["recipient_id"]) for r in rows], now)
+                     "ack_deadline_at": iso(written["ack_deadline_at"])})
+    if not refuse:
+        insert_notifications(conn, rows, now)
     return told, refuse
 
 
-def _undisclosed(row: Any, cache: Any) -> dict[str, Any]:
+def notification_row(
+    *, recipient_id: str, sender_id: str, reason: NoticeReason, row: Any, agreements: Iterable[str],
+    payload: dict[str, Any], min_notice_s: float | None, ack_deadline_s: float, contacts: Iterable[str],
+    now: datetime, seq: int, conflict_id: str | None = None,
+) -> dict[str, Any]:
+    """A `notifications` row about declaration `row` (its current version), due for acknowledgement."""
+    deadline = now + timedelta(seconds=ack_deadline_s)
+    return {
+        "id": str(uuid.uuid4()), "recipient_id": recipient_id, "sender_id": sender_id, "reason": reason.value,
+        "declaration_id": row.id, "declaration_version": row.version, "conflict_id": conflict_id,
+        "agreement_ids": list(agreements), "payload": payload, "starts_at": row.time_start,
+        "min_notice_s": min_notice_s, "created_at": now, "ack_deadline_at": deadline, "escalation_level": 0,
+        "escalation_step_s": ack_deadline_s, "escalation_contacts": list(contacts), "next_escalation_at": deadline,
+        "seq": seq,
+    }
+
+
+def insert_notifications(conn: sa.Connection, rows: list[dict[str, Any]], now: datetime) -> None:
+    """The outbox write: the rows, and a webhook post queued for each recipient that has a webhook."""
+    if not rows:
+        return
+    conn.execute(sa.insert(t.notifications), rows)
+    from .webhooks import enqueue  # webhooks imports this module
+
+    enqueue(conn, [(r["id"], r["recipient_id"]) for r in rows], now)
+
+
+def undisclosed(row: Any, cache: Any) -> dict[str, Any]:
     """What a partner who may not see the geometry is told: who, what kind, and when."""
     return {"id": row.id, "owner": cache.name(row.owner_id), "kind": row.kind, "version": row.version,
             "disclosure": "none", "time_start": iso(row.time_start), "time_end": iso(row.time_end)}

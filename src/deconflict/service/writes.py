@@ -29,6 +29,7 @@ from ..store.locks import area_lock_keys, lock_areas
 from .bodies import DeclarationIn
 from .codec import volumes_json
 from .engine_cache import LIVE_STATES, PartyInfo
+from .induced import induced_notices
 from .notifications import plan_notifications
 from .reads import VolumeStore, declaration_row
 from .state import ServiceState
@@ -211,10 +212,11 @@ def _write(
             raise BlockedWrite(
                 f"refused: the notice is shorter than the agreed minimum for {', '.join(late_under_block)} "
                 "under a 'block' agreement", [])
+        hazards = induced_notices(conn, state, party, written, batch, now, seq)
         views = [conflict_view(r, party, cache, loader) for r in records]
         decl = declaration_view(written, party, cache)
         response = {"declaration": decl, "conflicts": [v for v in views if v is not None], "notifications": told,
-                    "late_notice": [n["recipient"] for n in told if n["late"]]}
+                    "late_notice": [n["recipient"] for n in told if n["late"]], "induced_hazards": hazards}
         status = 201 if expected is None else 200
         if idempotency is not None:
             conn.execute(sa.insert(t.idempotency_keys).values(
