@@ -1,4 +1,5 @@
-"""Timers that must survive a restart: escalations and webhook retries (their due times are stored).
+"""Timers that must survive a restart: declarations becoming active and ending, escalations and webhook retries
+(their due times are stored: the declarations' windows, the notifications' deadlines, the posts' next attempts).
 
 `tick(state)` does all work due at `state.clock()`; a test drives it with a fake clock. `Scheduler` runs ticks
 on a thread in the service process; several processes may tick at once (each escalation is a guarded update).
@@ -11,6 +12,7 @@ import threading
 
 import httpx
 
+from .lifecycle import advance_states
 from .notifications import escalate_due
 from .state import ServiceState
 from .webhooks import deliver_due
@@ -21,8 +23,10 @@ log = logging.getLogger("deconflict.scheduler")
 
 
 def tick(state: ServiceState, http: httpx.Client | None = None) -> int:
-    """Run everything due now: escalations, then webhook posts. Returns the number of escalations made."""
+    """Run everything due now: declarations starting and ending, escalations, then webhook posts.
+    Returns the number of escalations made."""
     now = state.clock()
+    advance_states(state, now)
     escalated = escalate_due(state, now)
     if http is None:
         with httpx.Client() as client:

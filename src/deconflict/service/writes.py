@@ -199,7 +199,7 @@ def _write(
                 t.declarations.c.id == decl_id, t.declarations.c.version == expected).values(**row))
             if done.rowcount != 1:
                 raise StaleVersion(f"version {expected} is no longer current", field="if-match")
-            _close_conflicts(conn, decl_id, "superseded", now)
+            close_conflicts(conn, decl_id, "superseded", now)
         conn.execute(sa.insert(t.declaration_versions).values(
             declaration_id=decl_id, version=version, state="declared", created_at=now,
             body={k: v for k, v in row.items() if k not in ("time_start", "time_end", "updated_at")}))
@@ -250,7 +250,7 @@ def cancel_declaration(
             body={"state": "cancelled", "reason": reason, "volumes": row.volumes, "kind": row.kind,
                   "activation": row.activation, "title": row.title, "extra": row.extra, "owner_id": row.owner_id,
                   "version": base + 1}))
-        _close_conflicts(conn, decl_id, "closed", now)
+        close_conflicts(conn, decl_id, "closed", now)
         seq = _log_change(conn, "declaration", decl_id, base + 1, now)
     with state.cache.lock:
         state.cache.apply_declaration(decl_id, base + 1, "cancelled", party.id, row.kind, row.activation, None)
@@ -278,7 +278,7 @@ def log_change(conn: sa.Connection, entity: str, entity_id: str, version: int, n
     return _log_change(conn, entity, entity_id, version, now)
 
 
-def _close_conflicts(conn: sa.Connection, decl_id: str, state: str, now: datetime) -> None:
+def close_conflicts(conn: sa.Connection, decl_id: str, state: str, now: datetime) -> None:
     c = t.conflicts.c
     conn.execute(sa.update(t.conflicts).where(
         sa.or_(c.declaration_a == decl_id, c.declaration_b == decl_id), c.state == "open",
@@ -309,4 +309,4 @@ def _with_kind(r: ConflictRecord, kinds: dict[str, str]) -> ConflictRecord:
 
 
 
-__all__ += ["log_change"]
+__all__ += ["close_conflicts", "log_change"]
