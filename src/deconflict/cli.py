@@ -16,6 +16,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Multi-party 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; each prints one JSON object per line.")
 app.add_typer(bench_app, name="bench")
 app.add_typer(__import__("deconflict.cli_scenario", fromlist=["scenario_app"]).scenario_app, name="scenario")
+app.command("watch")(__import__("deconflict.cli_liaison", fromlist=["watch"]).watch)
+app.command("send")(__import__("deconflict.cli_liaison", fromlist=["send"]).send)
 
 
 def _progress() -> Progress:

@@ -17,16 +17,17 @@ Tokens are sent in the Authorization header only; they never appear in a repr, a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, NotRequired, Self, TypedDict, cast
+from typing import Any, Literal, NotRequired, Required, Self, TypedDict, cast
 from urllib.parse import quote
 
 import httpx
 
 from .core.model import Activation, DeclarationKind, DeclarationState, SeparationMinima, Volume4D
-from .core.protocol import ConflictPolicy, Disclosure
+from .core.protocol import AckReply, ConflictPolicy, Disclosure
 from .errors import (
     Blocked,
     Conflict,
@@ -568,6 +569,49 @@ class Client:
         data = self._json("POST", f"/v1/threads/{_seg(thread_id)}/read", json={"up_to": up_to})
         return ReadResult(thread=cast(ThreadView, data["thread"]), read=int(data["read"]))
 
+    # -- notifications, webhooks and the stream -------------------------------------------------------------
+    def notifications(self, box: Literal["inbox", "sent"] = "inbox", pending: bool = True, *,
+                      page_size: int = PAGE_SIZE) -> list[NotificationView]:
+        """The caller's notifications, page after page: its `inbox` (reading delivers them, recording the lead
+        time they left) or those it `sent` (with their delivery and acknowledgement); `pending`: unacknowledged
+        only."""
+        params: dict[str, str | int | bool] = {"box": box, "pending": "true" if pending else "false",
+                                               "limit": page_size}
+        found: list[NotificationView] = []
+        after: str | None = None
+        while True:
+            page = self._json("GET", "/v1/notifications",
+                              params=params if after is None else {**params, "after": after})
+            found.extend(cast(list[NotificationView], page["notifications"]))
+            after = page.get("next")
+            if not after:
+                return found
+
+    def notification(self, notification_id: str) -> NotificationView:
+        """One notification the caller received or sent (NotFound otherwise)."""
+        return cast(NotificationView,
+                    self._json("GET", f"/v1/notifications/{_seg(notification_id)}")["notification"])
+
+    def ack(self, notification_id: str, reply: AckReply | str = AckReply.NOTED, text: str = "") -> NotificationView:
+        """Acknowledge a notification the caller received, with a reply (`noted`, `request_hold`, `object`) and
+        optional text; idempotent (a second ack returns the first unchanged). Forbidden for the sender."""
+        body = {"reply": str(reply), "text": text}
+        return cast(NotificationView, self._json("POST", f"/v1/notifications/{_seg(notification_id)}/ack",
+                                                 json=body)["notification"])
+
+    def register_webhook(self, url: str) -> WebhookView:
+        """Have the caller's notifications posted to `url`, signed with HMAC-SHA256; keep `secret`, it is shown
+        only this once (registering again replaces the URL and the secret)."""
+        return cast(WebhookView, self._json("PUT", "/v1/parties/me/webhook", json={"url": url})["webhook"])
+
+    def events(self, since: int | None = None, *, open_timeout: float = 10.0) -> EventStream:
+        """Open `/v1/stream` as the caller: an iterator of the events pushed to it (`notification`, `message`,
+        `thread`, `receipt`, `declaration`, `conflict`), after `since` (a `cursor` of an earlier event) or from
+        now. Use it as a context manager; `recv(timeout)` waits for one event at most `timeout` seconds."""
+        if self._token is None:
+            raise NotAuthenticated("the stream needs a token", field="token")
+        return EventStream(_ws_url(self.base_url) + "/v1/stream", self._token, since, open_timeout)
+
 def _body(response: httpx.Response, method: str, path: str) -> dict[str, Any]:
     try:
         data = response.json()
@@ -596,3 +640,160 @@ def _etag_version(etag: str | None, fallback: int) -> int:
 def _seg(value: str) -> str:
     """An id as one path segment (an id with '/' must not reach another route)."""
     return quote(value, safe="")
+
+
+# -- notifications and the stream -----------------------------------------------------------------------------
+__all__ += ["EventStream", "NotificationView", "StreamEvent", "WebhookView"]
+
+
+class NotificationView(TypedDict):
+    """A notification as its recipient (or sender) sees it.
+
+    `reason`: `notice` (a partner announced an activity), `conflict`, `induced` or, to the sender of one that went
+    unanswered, `escalation`. `payload` is what was disclosed: `{"reason", "sender", "declaration", "conflicts"}`,
+    or for an escalation alarm `{"notification_id", "recipient", "level", "contacts_reached", ...}`.
+    `lead_time_s` and `late` are measured at the first delivery (None until then); `escalation_level` counts the
+    escalations so far."""
+
+    id: str
+    reason: str
+    sender: str
+    recipient: str
+    declaration_id: str
+    declaration_version: int
+    conflict_id: str | None
+    agreements: list[str]
+    payload: dict[str, Any]
+    starts_at: str
+    min_notice_s: float | None
+    created_at: str
+    delivered_at: str | None
+    delivered_via: str | None
+    lead_time_s: float | None
+    late: bool | None
+    ack_deadline_at: str
+    acked_at: str | None
+    ack_reply: str | None
+    ack_text: str | None
+    escalation_level: int
+    escalated: bool
+
+
+class WebhookView(TypedDict):
+    """A registered webhook: its URL and the HMAC-SHA256 secret (shown only when registered)."""
+
+    url: str
+    secret: str
+
+
+class StreamEvent(TypedDict, total=False):
+    """One event of `/v1/stream`: `type` and `cursor` (resume after it with `since`), and the item its type
+    names: `notification`, `message` (also `receipt`), `thread`, `declaration` or `conflict`."""
+
+    type: Required[str]
+    cursor: Required[int]
+    notification: NotificationView
+    message: MessageView
+    thread: ThreadView
+    declaration: DeclarationView
+    conflict: ConflictView
+
+
+class EventStream:
+    """A party's live connection to `/v1/stream` (see `Client.events`): connected and authenticated when made;
+    `party` is the caller's name and `cursor` the position of the last event received (pass it as `since` to
+    resume; delivery is at-least-once, so de-duplicate notifications and messages by id)."""
+
+    def __init__(self, url: str, token: str, since: int | None, open_timeout: float) -> None:
+        from websockets.exceptions import WebSocketException
+        from websockets.sync.client import connect
+
+        self.url = url
+        self._closed: Exception | None = None
+        try:
+            # entered as a context manager (closed by `close`): websockets 17.1+ warns on a bare connection
+            self._ws = connect(url, open_timeout=open_timeout, max_size=16 * 2**20).__enter__()
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            raise ServiceUnavailable(f"cannot open the stream at {url}: {exc}") from None
+        try:
+            hello: dict[str, Any] = {"token": token}
+            if since is not None:
+                hello["since"] = since
+            self._ws.send(json.dumps(hello))
+            first = self._receive(open_timeout)
+        except BaseException:
+            self._ws.close()
+            raise
+        if first is None or first.get("type") != "hello":
+            self._ws.close()
+            error = first.get("error") if first is not None else None
+            message = str(error.get("message", "")) if isinstance(error, dict) else ""
+            if first is not None and first.get("type") == "error":
+                raise NotAuthenticated(message or "the stream refused the token", field="token")
+            raise ServiceUnavailable(f"the stream at {url} did not answer hello")
+        self.party = str(first.get("party", ""))
+        self.cursor = int(first.get("cursor", since or 0))
+
+    def _receive(self, timeout: float | None) -> dict[str, Any] | None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            raw = self._ws.recv(timeout=timeout)
+        except TimeoutError:
+            return None
+        except ConnectionClosed as exc:
+            self._closed = exc
+            raise ServiceUnavailable(f"the stream at {self.url} closed ({exc})") from None
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise DeconflictError("the stream sent something that is not JSON") from None
+        if not isinstance(data, dict):
+            raise DeconflictError(f"the stream sent a JSON {type(data).__name__}, not an object")
+        return data
+
+    def recv(self, timeout: float | None = None) -> StreamEvent | None:
+        """The next event, or None when none came within `timeout` seconds (None: wait for ever). Raises
+        ServiceUnavailable when the connection is lost."""
+        event = self._receive(timeout)
+        if event is None:
+            return None
+        cursor = event.get("cursor")
+        if isinstance(cursor, int) and cursor > self.cursor:
+            self.cursor = cursor
+        return cast(StreamEvent, event)
+
+    def __iter__(self) -> Iterator[StreamEvent]:
+        """Every event as it comes, until the connection closes (ServiceUnavailable if it breaks)."""
+        from websockets.exceptions import ConnectionClosedOK
+
+        while True:
+            try:
+                event = self.recv()
+            except ServiceUnavailable:
+                if isinstance(self._closed, ConnectionClosedOK):
+                    return
+                raise
+            if event is not None:
+                yield event
+
+    def close(self) -> None:
+        self._ws.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"EventStream({self.url!r}, cursor={self.cursor})"
+
+
+def _ws_url(base_url: str) -> str:
+    """The WebSocket URL of a service at `base_url` (http -> ws, https -> wss; a path prefix kept)."""
+    url = httpx.URL(base_url)
+    scheme = {"http": "ws", "https": "wss"}.get(url.scheme, url.scheme)
+    return str(url.copy_with(scheme=scheme)).rstrip("/")
