@@ -28,12 +28,15 @@ class RunningService:
     server: uvicorn.Server
     thread: threading.Thread
     scheduler: Scheduler | None = None
+    sock: socket.socket | None = None
 
     def stop(self) -> None:
         if self.scheduler is not None:
             self.scheduler.stop()
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        if self.sock is not None:
+            self.sock.close()
         self.state.db.dispose()
 
 
@@ -87,4 +90,4 @@ def start_in_thread(db: str, *, host: str = "127.0.0.1", port: int = 0, clock: C
     timers = Scheduler(state) if scheduler else None
     if timers is not None:
         timers.start()
-    return RunningService(f"http://{host}:{bound_port}", state, token, server, thread, timers)
+    return RunningService(f"http://{host}:{bound_port}", state, token, server, thread, timers, sock)
