@@ -11,7 +11,7 @@ from pydantic import TypeAdapter
 from ..core.model import Volume4D
 from ..core.protocol import CoarseView
 
-__all__ = ["coarse_json", "iso", "volume_json", "volumes_from_json", "volumes_json"]
+__all__ = ["coarse_json", "iso", "volume_json", "volumes_from_json", "volumes_from_text", "volumes_json"]
 
 _VOLUMES = TypeAdapter(list[Volume4D])
 
@@ -51,6 +51,11 @@ def volumes_json(volumes: tuple[Volume4D, ...] | list[Volume4D]) -> list[dict[st
 def volumes_from_json(data: list[dict[str, Any]]) -> list[Volume4D]:
     """Volumes from stored JSON (validated when they were written)."""
     return _VOLUMES.validate_json(json.dumps(data))
+
+
+def volumes_from_text(text: str | bytes) -> list[Volume4D]:
+    """Volumes from the stored JSON text itself (no decode and re-encode on the way)."""
+    return _VOLUMES.validate_json(text)
 
 
 def coarse_json(view: CoarseView) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from ..core.model import Activation, DeclarationKind, SeparationMinima
 from ..core.protocol import Agreement, ConflictPolicy, Disclosure, PairTerms, terms_between
 from ..core.strategic import StrategicEngine, engine_kind
 from ..store import schema as t
-from .codec import volumes_from_json
+from .codec import volumes_from_json, volumes_from_text
 
 __all__ = ["EngineCache", "LIVE_STATES"]
 
@@ -87,13 +87,14 @@ class EngineCache:
             self._reload_agreements(conn)
             rows = conn.execute(
                 sa.select(t.declarations.c.id, t.declarations.c.owner_id, t.declarations.c.kind,
-                          t.declarations.c.activation, t.declarations.c.volumes, t.declarations.c.version)
+                          t.declarations.c.activation, sa.cast(t.declarations.c.volumes, sa.Text).label("volumes"),
+                          t.declarations.c.version)
                 .where(t.declarations.c.state.in_(LIVE_STATES))
             ).all()
             if rows:
                 ids, owners, kinds, counts, volumes = [], [], [], [], []
                 for r in rows:
-                    vols = volumes_from_json(r.volumes)
+                    vols = volumes_from_text(r.volumes)
                     ids.append(r.id)
                     owners.append(r.owner_id)
                     kinds.append(engine_kind(DeclarationKind(r.kind), Activation(r.activation)))
