@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,18 +13,24 @@ from typer.testing import CliRunner
 from deconflict.cli import app
 from deconflict.client import Client
 from deconflict.core.model import Activation, DeclarationKind
-from deconflict.core.protocol import ConflictPolicy, Disclosure
+from deconflict.core.protocol import AckReply, ConflictPolicy, Disclosure
 from deconflict.scenarios.runner import (
+    AckEvent,
     CancelEvent,
     DeclareEvent,
+    MessageEvent,
     ScenarioError,
+    ThreadSpec,
     UpdateEvent,
     bundled_scenario,
     load_scenario,
     parse_scenario,
     run_scenario,
 )
-from deconflict.service.server import RunningService
+from deconflict.service.scheduler import tick
+from deconflict.service.server import RunningService, start_in_thread
+
+from .test_notifications import ManualClock
 
 DEMO = Path(__file__).parents[1] / "src" / "deconflict" / "scenarios" / "demo.yaml"
 runner = CliRunner()
@@ -106,8 +112,8 @@ OK_EVENT = _event_yaml()
 
 
 @pytest.mark.parametrize(("text", "field", "message"), [
-    (_scenario(OK_EVENT, '{"at": 5, "event": "message", "as": "alpha", "ref": "x", "text": "hi"}'),
-     "events[1].event", "unknown event 'message' (known: declare, update, cancel)"),
+    (_scenario(OK_EVENT, '{"at": 5, "event": "track", "as": "alpha", "ref": "x", "text": "hi"}'),
+     "events[1].event", "unknown event 'track' (known: declare, update, cancel, message, ack)"),
     (_scenario(_event_yaml(circle={"lat": 35, "lng": 36})), "events[0].circle.radius_m", "is required"),
     (_scenario(_event_yaml(circle={"lat": 35, "lng": 36, "radius_m": -1})), "events[0].circle.radius_m",
      "must be above 0"),
@@ -178,8 +184,8 @@ def test_demo_drill_plays_through_with_its_conflicts_and_the_block(service: Runn
         assert [s[:2] for s in seen] == [(i, len(scenario.events)) for i in range(1, len(scenario.events) + 1)]
 
         by_ref = {(o.ref, o.event): o for o in result.outcomes}
-        assert [o.status for o in result.outcomes] == ["declared"] * 6 + ["blocked", "updated", "cancelled",
-                                                                          "declared"]
+        assert [o.status for o in result.outcomes] == ["declared"] * 6 + [
+            "blocked", "declared", "acknowledged", "sent", "sent", "sent", "updated", "cancelled", "declared"]
         names = {decl_id: ref for ref, decl_id in result.refs.items()}
 
         def found(ref: str) -> set[tuple[str, str, str, str, str]]:
@@ -305,3 +311,205 @@ def test_the_documented_example_is_a_valid_scenario() -> None:
     assert [e.event for e in scenario.events] == ["declare", "declare", "update", "cancel"]
     medevac = scenario.events[1]
     assert isinstance(medevac, DeclareEvent) and len(medevac.volumes) == 2
+
+
+# -- acknowledgements and the hotline ----------------------------------------------------------------------------
+AB = '[{name: ab, parties: [alpha, bravo], minima: {lateral_m: 1, vertical_m: 1, time_s: 1}}]'
+OPEN: dict[str, object] = {"at": 1, "event": "message", "as": "bravo",
+                           "thread": {"ref": "t", "agreement": "ab", "about": "x"}, "text": "hi"}
+
+
+def _talk_yaml(base: dict[str, object], **fields: object) -> str:
+    event = dict(base)
+    for key, value in fields.items():
+        key = key.rstrip("_")
+        if value is None:
+            event.pop(key, None)
+        else:
+            event[key] = value
+    return json.dumps(event)
+
+
+ACK: dict[str, object] = {"at": 1, "event": "ack", "as": "bravo", "ref": "x", "reply": "request_hold"}
+
+
+@pytest.mark.parametrize(("events", "field", "message"), [
+    ([_talk_yaml(OPEN, thread=None)], "events[1].thread", "is required"),
+    ([_talk_yaml(OPEN, thread="nope")], "events[1].thread", "no earlier message event opens thread 'nope'"),
+    ([_talk_yaml(OPEN, thread={"ref": "t", "agreement": "zz"})], "events[1].thread.agreement",
+     "'zz' is not one of the scenario's agreements (ab)"),
+    ([_talk_yaml(OPEN, thread={"ref": "t", "agreement": "ab", "about": "y"})], "events[1].thread.about",
+     "no earlier declare event has ref 'y'"),
+    ([_talk_yaml(OPEN, thread={"ref": "t", "agreement": "ab", "participants": ["zulu"]})],
+     "events[1].thread.participants[0]", "'zulu' is not one"),
+    ([_talk_yaml(OPEN, thread={"ref": "t", "agreement": "ab", "participants": ["bravo"]})],
+     "events[1].thread.participants", "another participant"),
+    ([_talk_yaml(OPEN, thread={"ref": "t", "agreement": "ab", "topic": "x"})], "events[1].thread.topic",
+     "unknown field 'topic'"),
+    ([_talk_yaml(OPEN), _talk_yaml(OPEN, at=2)], "events[2].thread.ref", "thread 't' was opened before"),
+    ([_talk_yaml(OPEN, text=None)], "events[1].text", "needs text, structured, or both"),
+    ([_talk_yaml(OPEN, text="x" * 4001)], "events[1].text", "at most 4000 characters"),
+    ([_talk_yaml(OPEN, structured={"type": "wave"})], "events[1].structured.type", "'wave' is not one of"),
+    ([_talk_yaml(OPEN, structured={"type": "request_hold", "declaration": "y"})],
+     "events[1].structured.declaration", "no earlier declare event has ref 'y'"),
+    ([_talk_yaml(OPEN, structured={"type": "hold_until", "until": "2030-01-01T00:00:00Z", "until_minutes": 5})],
+     "events[1].structured.until_minutes", "not both"),
+    ([_talk_yaml(OPEN, structured={"type": "hold_until", "until_minutes": "soon"})],
+     "events[1].structured.until_minutes", "must be a number"),
+    ([_talk_yaml(OPEN, ref="t")], "events[1].ref", "unknown field 'ref'"),
+    ([_talk_yaml(ACK, ref="y")], "events[1].ref", "no earlier declare event has ref 'y'"),
+    ([_talk_yaml(ACK, as_="alpha")], "events[1].as", "alpha declared 'x' itself"),
+    ([_talk_yaml(ACK, reply="maybe")], "events[1].reply", "'maybe' is not one of noted, request_hold, object"),
+    ([_talk_yaml(ACK, text="x" * 2001)], "events[1].text", "at most 2000 characters"),
+    ([_talk_yaml(ACK, structured={"type": "request_hold"})], "events[1].structured", "unknown field"),
+])
+def test_message_and_ack_mistakes_name_the_event_and_field(events: list[str], field: str, message: str) -> None:
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(_scenario(OK_EVENT, *events, agreements=AB))
+    assert err.value.field == field
+    assert message in err.value.message
+
+
+def test_message_and_ack_events_parse_into_typed_events() -> None:
+    scenario = load_scenario(DEMO)
+    (ack,) = [e for e in scenario.events if isinstance(e, AckEvent)]
+    assert (ack.party, ack.ref, ack.reply, ack.at) == ("relief-ngo", "gunship-sweep", AckReply.REQUEST_HOLD, 45)
+    messages = [e for e in scenario.events if isinstance(e, MessageEvent)]
+    assert [(m.party, m.ref) for m in messages] == [("relief-ngo", "sweep-hold"), ("coalition-air", "sweep-hold"),
+                                                    ("relief-ngo", "sweep-hold")]
+    assert messages[0].opens == ThreadSpec("sweep-hold", "air-relief", "Gunship sweep south-east: hold request",
+                                           "gunship-sweep", None)
+    assert messages[1].opens is None and messages[1].structured == {
+        "type": "hold_until", "declaration": "gunship-sweep", "until_minutes": 25}
+    assert scenario.duration_s / 30 < 10  # the demo plays at --speed 30: the drill is over in seconds
+
+
+def test_the_documented_hotline_example_is_a_valid_scenario() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "scenarios.md").read_text()
+    example = doc.split("## Acknowledgements and the hotline", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    scenario = parse_scenario(example)
+    assert [e.event for e in scenario.events] == ["declare", "ack", "message", "message"]
+    opening = scenario.events[2]
+    assert isinstance(opening, MessageEvent) and opening.opens is not None
+    assert opening.opens.participants == ("relief-ngo", "coalition-air")
+
+
+TALK = """
+parties: [alpha, bravo]
+agreements:
+  - {name: ab, parties: [alpha, bravo], minima: {lateral_m: 500, vertical_m: 50, time_s: 60}, policy: block}
+events:
+  - {at: 0, event: declare, as: alpha, ref: a1, kind: activity,
+     circle: {lat: 35.0, lng: 36.0, radius_m: 2000}, altitude_m: [0, 1000], minutes: [60, 120]}
+  - {at: 1, event: declare, as: bravo, ref: b1, kind: flight,
+     circle: {lat: 35.0, lng: 36.01, radius_m: 500}, altitude_m: [0, 300], minutes: [70, 80]}
+  - {at: 2, event: ack, as: bravo, ref: a1, text: seen}
+  - {at: 3, event: ack, as: alpha, ref: b1}
+  - {at: 4, event: message, as: bravo, thread: {ref: t, agreement: ab, about: b1}, text: about my flight}
+  - {at: 5, event: message, as: alpha, thread: t, text: "and?"}
+  - {at: 6, event: declare, as: alpha, ref: a2, kind: flight,
+     circle: {lat: 36.0, lng: 36.0, radius_m: 500}, altitude_m: [0, 300], minutes: [0, 30]}
+  - {at: 7, event: ack, as: bravo, ref: a2}
+  - {at: 8, event: message, as: alpha, thread: {ref: u, agreement: ab, subject: coordination}, text: hello}
+  - {at: 9, event: message, as: bravo, thread: u,
+     structured: {type: position_report, lat: 35.1, lng: 36.1, altitude_m: 120, asset: medevac-1}}
+"""
+
+
+def test_acks_and_messages_are_outcomes_and_the_drill_goes_on(service: RunningService) -> None:
+    fake = FakeTime()
+    with Client(service.url, service.admin_token) as admin:
+        result = run_scenario(parse_scenario(TALK), admin, now=datetime.now(UTC), sleep=fake.sleep,
+                              clock=fake.clock)
+        statuses = [(o.event, o.ref, o.status) for o in result.outcomes]
+        assert statuses == [("declare", "a1", "declared"), ("declare", "b1", "blocked"),
+                            ("ack", "a1", "acknowledged"), ("ack", "b1", "skipped"), ("message", "t", "skipped"),
+                            ("message", "t", "skipped"), ("declare", "a2", "declared"), ("ack", "a2", "failed"),
+                            ("message", "u", "sent"), ("message", "u", "sent")]
+        assert result.outcomes[0].late_notice == [] and [n["recipient"] for n in result.outcomes[0].notices] == [
+            "bravo"]
+        acked = result.outcomes[2].notification
+        assert acked is not None and (acked["ack_reply"], acked["ack_text"]) == ("noted", "seen")
+        assert result.outcomes[4].message == "'b1' was never filed; thread not opened"
+        assert result.outcomes[5].message == "thread 't' was never opened"
+        assert result.outcomes[7].message == "no notification about 'a2' reached bravo"
+        assert set(result.threads) == {"u"}
+        bravo = admin.with_token(result.tokens["bravo"])
+        (thread,) = bravo.threads()
+        assert (thread["subject"], thread["participants"], thread["unread"]) == ("coordination", ["alpha", "bravo"], 1)
+        hello, report = bravo.messages(result.threads["u"])["messages"]
+        assert (hello["sender"], hello["text"]) == ("alpha", "hello")
+        assert report["structured"] == {"type": "position_report", "lat": 35.1, "lng": 36.1, "altitude_m": 120.0,
+                                        "at": None, "asset": "medevac-1", "ground_speed_mps": None,
+                                        "track_deg": None} or report["structured"]["asset"] == "medevac-1"
+        assert report["id"] == result.outcomes[9].message_id
+
+
+def test_demo_drill_shows_a_late_notice_an_escalation_and_a_hotline_exchange(db_url: str) -> None:
+    """The demo on a service whose clock the test moves: the short-notice sweep is late, the civil authority's
+    unanswered notices escalate level by level, and the NGO and the coalition talk the hold through."""
+    clock = ManualClock(datetime(2030, 6, 1, 8, 0, tzinfo=UTC))
+    running = start_in_thread(db_url, clock=clock, scheduler=False)
+    try:
+        fake = FakeTime()
+        with Client(running.url, running.admin_token) as admin:
+            result = run_scenario(load_scenario(DEMO), admin, now=clock(), speed=30, sleep=fake.sleep,
+                                  clock=fake.clock)
+            assert result.by_status("failed") == [] and result.by_status("skipped") == []
+            refs, by_ref = result.refs, {(o.ref, o.event): o for o in result.outcomes}
+            air = admin.with_token(result.tokens["coalition-air"])
+            ngo = admin.with_token(result.tokens["relief-ngo"])
+            civil = admin.with_token(result.tokens["civil-authority"])
+
+            # the late notice: 10 minutes where 30 are agreed, told to the declaring party, marked on delivery
+            sweep = by_ref["gunship-sweep", "declare"]
+            assert sweep.late_notice == ["relief-ngo"]
+            assert sweep.message == "late notice to relief-ngo (10 min of 30 min)"
+            assert {n["recipient"] for n in sweep.notices} == {"relief-ngo", "drone-ops", "air-defence",
+                                                               "civil-authority"}
+            sent = {(n["recipient"], n["declaration_id"]): n for n in air.notifications(box="sent", pending=False)}
+            late = sent["relief-ngo", refs["gunship-sweep"]]
+            assert (late["late"], late["lead_time_s"], late["min_notice_s"]) == (True, 600.0, 1800.0)
+            assert (late["ack_reply"], late["delivered_via"]) == ("request_hold", "poll")
+            assert late["ack_text"].startswith("Medevac convoy")
+            assert by_ref["gunship-sweep", "ack"].message.startswith("request_hold, read 10 min ahead (late)")
+
+            # the hotline exchange, about the sweep
+            (thread,) = ngo.threads()
+            assert thread["id"] == result.threads["sweep-hold"]
+            assert thread["participants"] == ["coalition-air", "relief-ngo"]
+            assert thread["about"] == {"kind": "declaration", "id": refs["gunship-sweep"]}
+            messages = air.messages(thread["id"])["messages"]
+            assert [(m["sender"], (m["structured"] or {}).get("type")) for m in messages] == [
+                ("relief-ngo", "request_hold"), ("coalition-air", "hold_until"), ("relief-ngo", None)]
+            hold = messages[1]["structured"]
+            assert hold is not None and hold["declaration_id"] == refs["gunship-sweep"]
+            assert datetime.fromisoformat(hold["until"]) == clock() + timedelta(minutes=25)
+            assert all(r["delivered_at"] is None for r in messages[1]["receipts"])  # the NGO has not read it yet
+
+            # the escalation: the civil authority must answer within 60 s and never does
+            clock.advance(59)
+            assert tick(running.state) == 0
+            clock.advance(2)
+            assert tick(running.state) == 2  # the strike's and the sweep's notices
+            told = civil.notifications()
+            assert {(n["declaration_id"], n["escalation_level"]) for n in told} == {
+                (refs["strike-north"], 1), (refs["gunship-sweep"], 1)}
+            alarms = [n for n in air.notifications() if n["reason"] == "escalation"]
+            assert {(a["payload"]["recipient"], a["payload"]["level"]) for a in alarms} == {("civil-authority", 1)}
+            assert len(alarms) == 2 and all(a["payload"]["contacts_reached"] == [] for a in alarms)
+            clock.advance(60)
+            assert tick(running.state) == 2
+            clock.advance(60)
+            assert tick(running.state) == 2
+            reached = {a["payload"]["level"]: a["payload"]["contacts_reached"] for a in air.notifications()
+                       if a["reason"] == "escalation"}
+            assert reached == {1: [], 2: ["civil-authority duty desk +90 555 0300"],
+                               3: ["civil-authority duty desk +90 555 0300",
+                                   "civil-authority head of operations +90 555 0301"]}
+            clock.advance(3600)
+            tick(running.state)  # the other partners' unanswered notices escalate too; this chain has ended
+            assert {n["escalation_level"] for n in civil.notifications()
+                    if n["declaration_id"] in (refs["strike-north"], refs["gunship-sweep"])} == {3}
+    finally:
+        running.stop()

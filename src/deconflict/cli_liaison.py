@@ -259,8 +259,8 @@ def render_notification(n: NotificationView, now: datetime, me: str = "") -> Tex
     if n["reason"] == "escalation":
         level = payload.get("level", n["escalation_level"])
         out.append(f"ESCALATION L{level}", style="bold white on red")
-        out.append(f" your notice to {payload.get('recipient', '?')} is unacknowledged since "
-                   f"{_clock_text(_parse(payload.get('unacknowledged_since')), now)}")
+        out.append(f" your notice to {payload.get('recipient', '?')} about declaration {n['declaration_id'][:8]} "
+                   f"is unacknowledged since {_clock_text(_parse(payload.get('unacknowledged_since')), now)}")
         reached = payload.get("contacts_reached") or []
         if reached:
             out.append(f"; contacts reached: {', '.join(map(str, reached))}", style="red")

@@ -107,7 +107,7 @@ def _summary(result: ScenarioResult) -> Table:
         found = [f"{names.get(c['other']['declaration_id'], c['other']['declaration_id'][:8])} "
                  f"({c['other']['party']}, {c['severity']}, {c['policy']})" for c in o.conflicts]
         status = o.status if o.status not in colour else f"[{colour[o.status]}]{o.status}[/{colour[o.status]}]"
-        note = escape("\n".join(found) or (o.message if o.status != "blocked" else ""))
+        note = escape("\n".join(found + ([o.message] if o.message and o.status != "blocked" else [])))
         table.add_row(str(o.index), f"{o.at:g}", o.event, o.party, escape(o.ref), status, note)
     return table
 

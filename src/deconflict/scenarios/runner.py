@@ -1,7 +1,8 @@
 """Scenarios: timed drills written in YAML, played against a live service through the client.
 
 A scenario names its parties and agreements, then lists events, each `at` seconds from the start of the run:
-`declare`, `update` and `cancel` (docs/scenarios.md has the format). `parse_scenario` reads and checks the whole
+`declare`, `update` and `cancel`, hotline `message`s and `ack`s of notifications (docs/scenarios.md has the
+format). `parse_scenario` reads and checks the whole
 file before anything is sent, so a mistake is reported as `events[3].circle.radius_m: must be positive` and not
 halfway through a drill. `run_scenario` creates the parties and agreements with the admin client, then plays the
 events in order: a declaration that a `block` agreement refuses is an outcome of the drill, not a crash.
@@ -22,22 +23,25 @@ from typing import Any, Literal, TypeVar, cast
 
 import yaml
 
-from ..client import AgreementView, Client, ConflictView, PartyView
+from ..client import AgreementView, Client, ConflictView, NotificationView, PartyView
 from ..core.model import Activation, Altitude, DeclarationKind, SeparationMinima, Volume3D, Volume4D
-from ..core.protocol import ConflictPolicy, Disclosure
+from ..core.protocol import AckReply, ConflictPolicy, Disclosure
 from ..core.validation import validate_volume
 from ..errors import Blocked, DeconflictError, InvalidInput, InvalidVolume, NotAuthenticated, ServiceUnavailable
 
 __all__ = [
+    "AckEvent",
     "AgreementSpec",
     "CancelEvent",
     "DeclareEvent",
     "Event",
     "EventOutcome",
+    "MessageEvent",
     "PartySpec",
     "Scenario",
     "ScenarioError",
     "ScenarioResult",
+    "ThreadSpec",
     "UpdateEvent",
     "VolumeSpec",
     "bundled_scenario",
@@ -46,7 +50,8 @@ __all__ = [
     "run_scenario",
 ]
 
-EVENT_KINDS = ("declare", "update", "cancel")  #: later: message, track, ...
+EVENT_KINDS = ("declare", "update", "cancel", "message", "ack")  #: later: track, ...
+STRUCTURED_TYPES = ("request_hold", "hold_until", "position_report")
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _REFERENCE_TIME = datetime(2000, 1, 1, tzinfo=UTC)  # to check geometry before a run has a start time
 
@@ -143,7 +148,47 @@ class CancelEvent:
     event: Literal["cancel"] = "cancel"
 
 
-Event = DeclareEvent | UpdateEvent | CancelEvent
+@dataclass(frozen=True, slots=True)
+class ThreadSpec:
+    """A hotline thread a `message` event opens: in agreement `agreement` (its name in the scenario), between
+    `participants` (None: every party of the agreement), optionally about the declaration `about` (a ref)."""
+
+    ref: str
+    agreement: str
+    subject: str = ""
+    about: str | None = None
+    participants: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEvent:
+    """A hotline message in thread `ref`, which `opens` (the first message of a thread) creates. In `structured`,
+    `declaration` (a ref) and `until_minutes` (from the run's start) become `declaration_id` and `until`."""
+
+    index: int
+    at: float
+    party: str
+    ref: str
+    text: str = ""
+    structured: Mapping[str, Any] | None = None
+    opens: ThreadSpec | None = None
+    event: Literal["message"] = "message"
+
+
+@dataclass(frozen=True, slots=True)
+class AckEvent:
+    """`party` acknowledges the notification it received about declaration `ref` (its latest version)."""
+
+    index: int
+    at: float
+    party: str
+    ref: str
+    reply: AckReply = AckReply.NOTED
+    text: str = ""
+    event: Literal["ack"] = "ack"
+
+
+Event = DeclareEvent | UpdateEvent | CancelEvent | MessageEvent | AckEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,13 +242,17 @@ def parse_scenario(text: str) -> Scenario:
                        for i, item in enumerate(_list(top, "agreements", "scenario", required=False)))
     events: list[Event] = []
     declared: dict[str, DeclareEvent] = {}
+    threads: dict[str, ThreadSpec] = {}
+    members = {a.name: a.parties for a in agreements}
     for i, item in enumerate(_list(top, "events", "scenario")):
-        event = _event(item, i, names, declared)
+        event = _event(item, i, names, declared, threads, members)
         if events and event.at < events[-1].at:
             raise ScenarioError(f"events must be in time order: {event.at:g} s comes after {events[-1].at:g} s",
                                 field=f"events[{i}].at")
         if isinstance(event, DeclareEvent):
             declared[event.ref] = event
+        if isinstance(event, MessageEvent) and event.opens is not None:
+            threads[event.ref] = event.opens
         events.append(event)
     return Scenario(description, parties, agreements, tuple(events))
 
@@ -251,10 +300,15 @@ _EVENT_FIELDS: dict[str, set[str]] = {
     "declare": {"at", "event", "as", "ref", "kind", "title", "activation", "extra", "volumes"} | _GEOMETRY,
     "update": {"at", "event", "as", "ref", "title", "extra", "volumes"} | _GEOMETRY,
     "cancel": {"at", "event", "as", "ref", "reason"},
+    "message": {"at", "event", "as", "thread", "text", "structured"},
+    "ack": {"at", "event", "as", "ref", "reply", "text"},
 }
+MAX_MESSAGE = 4000
+MAX_ACK_TEXT = 2000
 
 
-def _event(item: Any, index: int, parties: list[str], declared: dict[str, DeclareEvent]) -> Event:
+def _event(item: Any, index: int, parties: list[str], declared: dict[str, DeclareEvent],
+           threads: dict[str, ThreadSpec], members: Mapping[str, tuple[str, ...]]) -> Event:
     where = f"events[{index}]"
     m = _mapping(item, where, None)
     kind_of_event = _text(m, "event", where)
@@ -264,6 +318,8 @@ def _event(item: Any, index: int, parties: list[str], declared: dict[str, Declar
     _mapping(m, where, _EVENT_FIELDS[kind_of_event])  # unknown fields
     at = _number(m, "at", where, minimum=0.0)
     party = _known_party(_text(m, "as", where), parties, f"{where}.as")
+    if kind_of_event == "message":
+        return _message(m, where, index, at, party, declared, threads, members)
     ref = _text(m, "ref", where)
     if not ref:
         raise ScenarioError("must name the declaration (any short name, used by later events)", field=f"{where}.ref")
@@ -283,7 +339,81 @@ def _event(item: Any, index: int, parties: list[str], declared: dict[str, Declar
     if kind_of_event == "update":
         return UpdateEvent(index, at, party, ref, original.kind, original.activation, _volumes(m, where),
                            _text(m, "title", where, original.title), _extra(m, where, original.extra))
+    if kind_of_event == "ack":
+        if original.party == party:
+            raise ScenarioError(f"{party} declared {ref!r} itself; the notifications about it go to its partners",
+                                field=f"{where}.as")
+        text = _text(m, "text", where, "")
+        if len(text) > MAX_ACK_TEXT:
+            raise ScenarioError(f"at most {MAX_ACK_TEXT} characters, got {len(text)}", field=f"{where}.text")
+        return AckEvent(index, at, party, ref, _choice(m, "reply", where, AckReply, AckReply.NOTED), text)
     return CancelEvent(index, at, party, ref, _text(m, "reason", where, ""))
+
+
+def _message(m: dict[str, Any], where: str, index: int, at: float, party: str, declared: dict[str, DeclareEvent],
+             threads: dict[str, ThreadSpec], members: Mapping[str, tuple[str, ...]]) -> MessageEvent:
+    twhere = f"{where}.thread"
+    if "thread" not in m:
+        raise ScenarioError("is required: the ref of an earlier thread, or {ref, agreement, subject, about} to "
+                            "open one", field=twhere)
+    opens: ThreadSpec | None = None
+    if isinstance(m["thread"], dict):
+        t = _mapping(m["thread"], twhere, {"ref", "agreement", "subject", "about", "participants"})
+        ref = _text(t, "ref", twhere)
+        if ref in threads:
+            raise ScenarioError(f"thread {ref!r} was opened before; name it by its ref", field=f"{twhere}.ref")
+        agreement = _text(t, "agreement", twhere)
+        if agreement not in members:
+            raise ScenarioError(f"{agreement!r} is not one of the scenario's agreements "
+                                f"({', '.join(members) or 'none'})", field=f"{twhere}.agreement")
+        if party not in members[agreement]:
+            raise ScenarioError(f"{party} is not a party to {agreement!r}", field=f"{where}.as")
+        participants: tuple[str, ...] | None = None
+        if "participants" in t:
+            listed = _list(t, "participants", twhere)
+            for j, name in enumerate(listed):
+                _known_party(name, list(members[agreement]), f"{twhere}.participants[{j}]")
+            participants = tuple(dict.fromkeys([party, *listed]))
+            if len(participants) < 2:
+                raise ScenarioError("a thread needs another participant besides the sender",
+                                    field=f"{twhere}.participants")
+        about = _text(t, "about", twhere, "") or None
+        if about is not None and about not in declared:
+            raise ScenarioError(f"no earlier declare event has ref {about!r}", field=f"{twhere}.about")
+        subject = _text(t, "subject", twhere, "")
+        if len(subject) > 200:
+            raise ScenarioError(f"at most 200 characters, got {len(subject)}", field=f"{twhere}.subject")
+        opens = ThreadSpec(ref, agreement, subject, about, participants)
+    else:
+        ref = _text(m, "thread", where)
+        spec = threads.get(ref)
+        if spec is None:
+            raise ScenarioError(f"no earlier message event opens thread {ref!r}", field=twhere)
+        if party not in (spec.participants or members[spec.agreement]):
+            raise ScenarioError(f"{party} does not take part in thread {ref!r}", field=f"{where}.as")
+    text = _text(m, "text", where, "")
+    if len(text) > MAX_MESSAGE:
+        raise ScenarioError(f"at most {MAX_MESSAGE} characters, got {len(text)}", field=f"{where}.text")
+    structured = _structured(m, f"{where}.structured", declared) if "structured" in m else None
+    if not text and structured is None:
+        raise ScenarioError("a message needs text, structured, or both", field=f"{where}.text")
+    return MessageEvent(index, at, party, ref, text, structured, opens)
+
+
+def _structured(m: dict[str, Any], where: str, declared: dict[str, DeclareEvent]) -> dict[str, Any]:
+    s = _mapping(m["structured"], where, None)
+    kind = _text(s, "type", where)
+    if kind not in STRUCTURED_TYPES:
+        raise ScenarioError(f"{kind!r} is not one of {', '.join(STRUCTURED_TYPES)}", field=f"{where}.type")
+    if "declaration" in s:
+        ref = _text(s, "declaration", where)
+        if ref not in declared:
+            raise ScenarioError(f"no earlier declare event has ref {ref!r}", field=f"{where}.declaration")
+    if "until_minutes" in s:
+        if "until" in s:
+            raise ScenarioError("give until or until_minutes, not both", field=f"{where}.until_minutes")
+        _number(s, "until_minutes", where)
+    return dict(s)
 
 
 def _volumes(m: dict[str, Any], where: str) -> tuple[VolumeSpec, ...]:
@@ -376,7 +506,7 @@ def _list(m: dict[str, Any], key: str, where: str, required: bool = True) -> lis
 
 
 _MISSING: Any = object()
-E = TypeVar("E", Disclosure, ConflictPolicy, DeclarationKind, Activation)
+E = TypeVar("E", Disclosure, ConflictPolicy, DeclarationKind, Activation, AckReply)
 
 
 def _text(m: dict[str, Any], key: str, where: str, default: str = _MISSING) -> str:
@@ -465,13 +595,15 @@ def _what(value: Any) -> str:
 
 
 # -- running ----------------------------------------------------------------------------------------------------
-Status = Literal["declared", "updated", "cancelled", "blocked", "skipped", "failed"]
+Status = Literal["declared", "updated", "cancelled", "sent", "acknowledged", "blocked", "skipped", "failed"]
 
 
 @dataclass
 class EventOutcome:
     """What one event did. `blocked`: refused by a `block` agreement (`conflicts` say why); `skipped`: its
-    declaration was never filed; `failed`: the service refused it for another reason (`message`)."""
+    declaration (or thread) was never filed; `failed`: the service refused it for another reason (`message`).
+    A declaration's `notices` are the notifications it sent, `late_notice` the recipients told with less than
+    the agreed notice; a `message` records its thread and message ids, an `ack` the acknowledged notification."""
 
     index: int
     at: float
@@ -483,6 +615,11 @@ class EventOutcome:
     version: int | None = None
     conflicts: list[ConflictView] = field(default_factory=list)
     message: str = ""
+    notices: list[NotificationView] = field(default_factory=list)
+    late_notice: list[str] = field(default_factory=list)
+    thread_id: str | None = None
+    message_id: str | None = None
+    notification: NotificationView | None = None
 
 
 @dataclass
@@ -493,6 +630,7 @@ class ScenarioResult:
     agreements: dict[str, AgreementView]
     refs: dict[str, str]  #: ref -> declaration id
     outcomes: list[EventOutcome]
+    threads: dict[str, str] = field(default_factory=dict)  #: thread ref -> thread id
 
     def by_status(self, status: Status) -> list[EventOutcome]:
         return [o for o in self.outcomes if o.status == status]
@@ -540,15 +678,18 @@ def run_scenario(
         delay = t0 + event.at / speed - clock()
         if delay > 0:
             sleep(delay)
-        outcome = _play(event, clients[event.party], now, result.refs, versions, blocked_at)
+        if isinstance(event, MessageEvent | AckEvent):
+            outcome = _talk(event, clients[event.party], now, result)
+        else:
+            outcome = _play(event, clients[event.party], now, result.refs, versions, blocked_at)
         result.outcomes.append(outcome)
         if progress is not None:
             progress(done, len(scenario.events), outcome)
     return result
 
 
-def _play(event: Event, client: Client, now: datetime, refs: dict[str, str], versions: dict[str, int],
-          blocked_at: dict[str, int]) -> EventOutcome:
+def _play(event: DeclareEvent | UpdateEvent | CancelEvent, client: Client, now: datetime, refs: dict[str, str],
+          versions: dict[str, int], blocked_at: dict[str, int]) -> EventOutcome:
     out = EventOutcome(event.index, event.at, event.event, event.party, event.ref, "failed",
                        declaration_id=refs.get(event.ref))
     if not isinstance(event, DeclareEvent) and event.ref not in refs:
@@ -570,6 +711,14 @@ def _play(event: Event, client: Client, now: datetime, refs: dict[str, str], ver
             out.status = "cancelled"
         versions[event.ref] = out.version = made["version"]
         out.conflicts = made["conflicts"]
+        if not isinstance(event, CancelEvent):
+            out.notices = [n for n in client.notifications(box="sent", pending=False)
+                           if n["declaration_id"] == out.declaration_id and n["declaration_version"] == out.version]
+            out.late_notice = sorted(n["recipient"] for n in out.notices if _late_when_sent(n))
+            if out.late_notice:
+                out.message = "late notice to " + ", ".join(
+                    f"{n['recipient']} ({_minutes(_lead_when_sent(n))} of {_minutes(n['min_notice_s'] or 0)})"
+                    for n in sorted(out.notices, key=lambda n: n["recipient"]) if _late_when_sent(n))
     except Blocked as exc:
         out.status, out.message = "blocked", exc.message
         out.conflicts = cast(list[ConflictView], exc.conflicts)
@@ -580,6 +729,86 @@ def _play(event: Event, client: Client, now: datetime, refs: dict[str, str], ver
     except DeconflictError as exc:
         out.message = str(exc)
     return out
+
+
+def _lead_when_sent(n: NotificationView) -> float:
+    """The notice a notification gave when it was sent: the declared start minus its creation."""
+    return (datetime.fromisoformat(n["starts_at"]) - datetime.fromisoformat(n["created_at"])).total_seconds()
+
+
+def _late_when_sent(n: NotificationView) -> bool:
+    return n["min_notice_s"] is not None and _lead_when_sent(n) < n["min_notice_s"]
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if abs(seconds) >= 60 else f"{seconds:.0f} s"
+
+
+def _talk(event: MessageEvent | AckEvent, client: Client, now: datetime, result: ScenarioResult) -> EventOutcome:
+    """Play a hotline message or an acknowledgement."""
+    out = EventOutcome(event.index, event.at, event.event, event.party, event.ref, "failed")
+    try:
+        if isinstance(event, AckEvent):
+            declaration_id = result.refs.get(event.ref)
+            if declaration_id is None:
+                out.status, out.message = "skipped", f"{event.ref!r} was never filed"
+                return out
+            out.declaration_id = declaration_id
+            told = [n for n in client.notifications(box="inbox", pending=False)
+                    if n["declaration_id"] == declaration_id and n["reason"] != "escalation"]
+            if not told:
+                out.message = f"no notification about {event.ref!r} reached {event.party}"
+                return out
+            latest = max(told, key=lambda n: (n["declaration_version"], n["created_at"]))
+            out.notification = client.ack(latest["id"], event.reply, event.text)
+            out.version = latest["declaration_version"]
+            out.status = "acknowledged"
+            lead = out.notification["lead_time_s"]
+            timing = f", read {_minutes(lead)} ahead" if lead is not None else ""
+            late = " (late)" if out.notification["late"] else ""
+            out.message = f"{event.reply.value}{timing}{late}" + (f": {event.text}" if event.text else "")
+            return out
+        if event.opens is not None:
+            spec = event.opens
+            about_id = result.refs.get(spec.about) if spec.about is not None else None
+            if spec.about is not None and about_id is None:
+                out.status, out.message = "skipped", f"{spec.about!r} was never filed; thread not opened"
+                return out
+            thread = client.create_thread(
+                result.agreements[spec.agreement]["id"], list(spec.participants) if spec.participants else None,
+                spec.subject, {"kind": "declaration", "id": about_id} if about_id is not None else None)
+            result.threads[spec.ref] = thread["id"]
+        thread_id = result.threads.get(event.ref)
+        if thread_id is None:
+            out.status, out.message = "skipped", f"thread {event.ref!r} was never opened"
+            return out
+        out.thread_id = thread_id
+        sent = client.send(thread_id, event.text, structured=_resolve(event.structured, now, result.refs))
+        out.message_id, out.status = sent["id"], "sent"
+        kind = f"[{event.structured['type']}] " if event.structured else ""
+        out.message = kind + event.text
+    except (ServiceUnavailable, NotAuthenticated):
+        raise
+    except DeconflictError as exc:
+        out.message = str(exc)
+    return out
+
+
+def _resolve(structured: Mapping[str, Any] | None, now: datetime, refs: Mapping[str, str]
+             ) -> dict[str, Any] | None:
+    """A structured part as the service takes it: `declaration` (a ref) -> `declaration_id`, `until_minutes`
+    -> `until` (RFC 3339, from the run's start)."""
+    if structured is None:
+        return None
+    part = dict(structured)
+    if "declaration" in part:
+        ref = str(part.pop("declaration"))
+        if ref in refs:
+            part["declaration_id"] = refs[ref]
+    if "until_minutes" in part:
+        until = now + timedelta(minutes=float(part.pop("until_minutes")))
+        part["until"] = until.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return part
 
 
 @contextmanager
