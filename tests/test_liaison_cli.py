@@ -306,3 +306,31 @@ def test_command_errors_are_messages_without_a_traceback(world: dict[str, Any], 
         assert message in " ".join(out.output.split()), (args, out.output)
         assert "Traceback" not in out.output
         assert out.exception is None or isinstance(out.exception, SystemExit), (args, out.exception)
+
+
+def test_keyboard_reads_single_keys_from_a_terminal() -> None:
+    import pty
+    import termios
+
+    master, slave = pty.openpty()
+    with os.fdopen(slave, "rb", buffering=0) as tty_in:
+        before = termios.tcgetattr(slave)
+        with Keyboard(tty_in) as keys:
+            assert termios.tcgetattr(slave)[3] & termios.ICANON == 0  # no line buffering: a key is a key
+            assert keys.read(0.01) is None
+            os.write(master, b"h")
+            assert keys.read(1.0) == "h"
+            with keys.cooked():
+                assert termios.tcgetattr(slave)[3] & termios.ICANON
+        assert termios.tcgetattr(slave) == before  # the terminal is given back as it was
+    os.close(master)
+
+
+def test_watch_without_a_terminal_prints_events_only(world: dict[str, Any]) -> None:
+    _activity(world["air"], 120, "planned exercise")
+    out = runner.invoke(app, ["watch", "--count", "1", "--url", world["url"]],
+                        env={"DECONFLICT_TOKEN": world["tokens"]["ngo"], "COLUMNS": "250"})
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert "stdin is not a terminal" in text and "NOTICE from air: activity 'planned exercise'" in text
+    assert " LATE" not in text
