@@ -14,6 +14,7 @@ from ..store.database import migrate
 from . import stream
 from .bodies import AgreementIn, AreaQueryIn, CancelIn, DeclarationIn, KeyIn, PartyIn, WebhookIn
 from .errors import BodyLimit, install_error_handlers
+from .hub import Hub
 from .routes import agreements, conflicts, declarations, notifications, parties
 from .routes import hotline as hotline_routes
 from .state import ServiceState
@@ -67,6 +68,7 @@ def create_app(state: ServiceState) -> FastAPI:
         "disclose only what agreements allow. Authenticate with `Authorization: Bearer <token>`.",
     )
     app.state.svc = state
+    app.state.hub = Hub(state)
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
     for router in (parties.router, agreements.router, declarations.router, conflicts.router, stream.router,

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..store import schema as t
-from ..store.database import WRITE
+from ..store.database import writing
 from .codec import iso
 from .engine_cache import EngineCache, PartyInfo
 from .reads import declaration_row
@@ -281,7 +281,7 @@ def create_thread(state: ServiceState, party: PartyInfo, body: ThreadIn) -> dict
     now = state.clock()
     cache = state.cache
     thread_id = str(uuid.uuid4())
-    with state.db.connect().execution_options(**WRITE) as conn, conn.begin():
+    with writing(state.db) as conn:
         cache.refresh(conn)
         with cache.lock:
             agreement = cache.agreements.get(body.agreement_id)
@@ -353,7 +353,7 @@ def _send(state: ServiceState, party: PartyInfo, thread_id: str, body: MessageIn
     message_id = str(uuid.uuid4())
     structured = body.structured.model_dump(mode="json", exclude_defaults=True) if body.structured else None
     th = t.threads.c
-    with state.db.connect().execution_options(**WRITE) as conn, conn.begin():
+    with writing(state.db) as conn:
         _, members = _thread(conn, party, thread_id)
         n = conn.execute(sa.update(t.threads).where(th.id == thread_id)
                          .values(message_count=th.message_count + 1, last_message_at=now)
@@ -398,7 +398,7 @@ def mark_delivered(state: ServiceState, party: PartyInfo, message_ids: Sequence[
         if conn.execute(sa.select(r.message_id).where(*mine).limit(1)).first() is None:
             return 0
     now = state.clock()
-    with state.db.connect().execution_options(**WRITE) as conn, conn.begin():
+    with writing(state.db) as conn:
         done = conn.execute(sa.update(t.message_receipts).where(*mine).values(delivered_at=now)
                             .returning(r.message_id)).scalars().all()
         _bump(conn, list(done), now)
@@ -409,7 +409,7 @@ def mark_read(state: ServiceState, party: PartyInfo, thread_id: str, up_to: str)
     """Mark read (and delivered, if it was not) every message of the thread up to `up_to` sent to the caller."""
     now = state.clock()
     r, m = t.message_receipts.c, t.messages.c
-    with state.db.connect().execution_options(**WRITE) as conn, conn.begin():
+    with writing(state.db) as conn:
         state.cache.refresh(conn)
         row, members = _thread(conn, party, thread_id)
         n = _message_in_thread(conn, thread_id, up_to, "up_to")

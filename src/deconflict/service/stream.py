@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -24,20 +22,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from ..errors import DeconflictError, NotAuthenticated
 from ..store import schema as t
-from ..store.database import writing
-from . import hotline
 from .auth import hash_token
 from .engine_cache import PartyInfo
-from .notifications import deliver, notification_json
-from .reads import VolumeStore, conflict_records
+from .hub import Hub
 from .state import ServiceState
-from .views import conflict_view, declaration_view
 
 router = APIRouter()
-POLL_S = 0.25
 AUTH_TIMEOUT_S = 10.0
-BATCH = 200
-GAP_PATIENCE = timedelta(seconds=5)
 
 
 def _authenticate(state: ServiceState, message: str) -> tuple[PartyInfo, int | None]:
@@ -59,73 +50,6 @@ def _authenticate(state: ServiceState, message: str) -> tuple[PartyInfo, int | N
     return PartyInfo(row.id, row.name, row.role), since
 
 
-def _head(state: ServiceState) -> int:
-    with state.db.connect() as conn:
-        return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.changes.c.seq), 0))).scalar_one())
-
-
-def _events(state: ServiceState, party: PartyInfo, cursor: int) -> tuple[list[dict[str, Any]], int]:
-    """Events visible to `party` after `cursor`, and the new cursor."""
-    events: list[dict[str, Any]] = []
-    with state.db.connect() as conn:
-        state.cache.refresh(conn)
-        # every entity, not only the streamed ones: the gap test below needs the whole sequence (a filtered one
-        # would read another entity's row as a gap and hold the events behind it for GAP_PATIENCE)
-        rows = conn.execute(sa.select(t.changes).where(t.changes.c.seq > cursor)
-                            .order_by(t.changes.c.seq).limit(BATCH)).all()
-        if not rows:
-            return events, cursor
-        # a gap in the sequence may be a write still committing in another process: stop before it and retry at
-        # the next poll, unless what follows the gap is older than GAP_PATIENCE (then the gap was a rollback)
-        last = cursor
-        patience = state.clock() - GAP_PATIENCE
-        for row in rows:
-            if row.seq != last + 1 and row.created_at > patience:
-                break
-            last = row.seq
-            if row.entity in ("thread", "message"):
-                events.extend(hotline.stream_events(conn, state.cache, party, row))
-            elif row.entity == "declaration":
-                events.extend(_declaration_events(conn, state, party, row))
-            events.extend(_notification_events(conn, state, party, row.seq))
-    return events, last
-
-
-def _notification_events(conn: sa.Connection, state: ServiceState, party: PartyInfo, seq: int
-                         ) -> list[dict[str, Any]]:
-    n = t.notifications.c
-    return [{"type": "notification", "cursor": seq, "notification": notification_json(note, state.cache)}
-            for note in conn.execute(sa.select(t.notifications).where(n.seq == seq, n.recipient_id == party.id)
-                                     .order_by(n.id))]
-
-
-def _declaration_events(conn: sa.Connection, state: ServiceState, party: PartyInfo, row: Any
-                        ) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    decl = conn.execute(sa.select(t.declaration_versions.c.body, t.declarations)
-                        .join(t.declarations, t.declarations.c.id == t.declaration_versions.c.declaration_id)
-                        .where(t.declaration_versions.c.declaration_id == row.entity_id,
-                               t.declaration_versions.c.version == row.version)).first()
-    if decl is not None and decl.version == row.version:
-        view = declaration_view(decl, party, state.cache)
-        if view is not None:
-            events.append({"type": "declaration", "cursor": row.seq, "declaration": view})
-    c = t.conflicts.c
-    records = conflict_records(conn, c.declaration_a == row.entity_id, c.version_a == row.version)
-    volumes = VolumeStore.for_records(conn, records)
-    for record in records:
-        shown = conflict_view(record, party, state.cache, volumes)
-        if shown is not None and party.id in (record.party_a, record.party_b):
-            events.append({"type": "conflict", "cursor": row.seq, "conflict": shown})
-    return events
-
-
-def _mark_notified(state: ServiceState, ids: list[str], pushed_at: datetime) -> None:
-    """First delivery of notifications pushed over the stream (lead time and lateness as of the push)."""
-    with writing(state.db) as conn:
-        deliver(conn, ids, "ws", pushed_at)
-
-
 @router.websocket("/v1/stream")
 async def stream(websocket: WebSocket) -> None:
     await websocket.accept()
@@ -140,28 +64,29 @@ async def stream(websocket: WebSocket) -> None:
         return
     except WebSocketDisconnect:
         return
-    cursor = since if since is not None else await run_in_threadpool(_head, state)
+    hub: Hub = websocket.app.state.hub
+    cursor = since if since is not None else await run_in_threadpool(hub.head)
     await websocket.send_json({"type": "hello", "party": party.name, "cursor": cursor})
+    sub = await hub.subscribe(party, cursor)
     incoming = asyncio.ensure_future(websocket.receive())  # notices the client leaving while we wait
     try:
         while True:
-            before = cursor
-            events, cursor = await run_in_threadpool(_events, state, party, cursor)
-            pushed_at = state.clock()
-            for event in events:
-                await websocket.send_json(event)
-            if delivered := hotline.delivered_ids(party, events):
-                await run_in_threadpool(hotline.mark_delivered, state, party, delivered)
-            if notified := [e["notification"]["id"] for e in events if e["type"] == "notification"]:
-                await run_in_threadpool(_mark_notified, state, notified, pushed_at)
-            if events or cursor != before:  # a full batch of changes the party is not shown: read on
-                continue
-            done, _ = await asyncio.wait({incoming}, timeout=POLL_S)
+            batch = asyncio.ensure_future(sub.queue.get())
+            done, _ = await asyncio.wait({incoming, batch}, return_when=asyncio.FIRST_COMPLETED)
             if incoming in done:
+                batch.cancel()
                 if incoming.result()["type"] == "websocket.disconnect":
                     return
                 incoming = asyncio.ensure_future(websocket.receive())  # clients have nothing to say yet
+                continue
+            events = batch.result()
+            if events is None:  # too slow to keep up: dropped; it may resume from its last cursor
+                await websocket.close(code=4408)
+                return
+            for event in events:
+                await websocket.send_json(event)
     except (WebSocketDisconnect, RuntimeError):
         return
     finally:
+        hub.unsubscribe(sub)
         incoming.cancel()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -22,9 +22,10 @@ from sqlalchemy import event
 
 from ..errors import InvalidInput
 
-__all__ = ["database_url", "is_postgres", "migrate", "open_database", "writing"]
+__all__ = ["after_commit", "database_url", "is_postgres", "migrate", "open_database", "writing"]
 
 _WRITE_LOCKS: weakref.WeakKeyDictionary[sa.Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_LISTENERS: weakref.WeakKeyDictionary[sa.Engine, list[Callable[[], None]]] = weakref.WeakKeyDictionary()
 WRITE = {"deconflict_write": True}  #: execution option: this transaction writes (SQLite: BEGIN IMMEDIATE)
 
 
@@ -74,15 +75,24 @@ def _sqlite_hooks(engine: sa.Engine) -> None:
 
 @contextmanager
 def writing(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A write transaction. On SQLite, this process's writers queue on a lock first: SQLite has one writer, and
-    a writer that finds it busy sleeps in growing steps (up to 100 ms) instead of queueing, which ruins p99."""
+    """A write transaction; after it commits, this process's `after_commit` listeners run (the stream hub wakes).
+
+    On SQLite, this process's writers queue on a lock first: SQLite has one writer, and a writer that finds it
+    busy sleeps in growing steps (up to 100 ms) instead of queueing, which ruins p99."""
     lock = _WRITE_LOCKS.get(engine)
     if lock is None:
         with engine.connect().execution_options(**WRITE) as conn, conn.begin():
             yield conn
-        return
-    with lock, engine.connect().execution_options(**WRITE) as conn, conn.begin():
-        yield conn
+    else:
+        with lock, engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            yield conn
+    for listener in _LISTENERS.get(engine, ()):
+        listener()
+
+
+def after_commit(engine: sa.Engine, listener: Callable[[], None]) -> None:
+    """Call `listener` (from the committing thread) after every write transaction through `writing`."""
+    _LISTENERS.setdefault(engine, []).append(listener)
 
 
 def _alembic_config(connection: sa.Connection) -> Config:
