@@ -226,5 +226,13 @@ def test_notifications_are_pushed_over_the_stream_and_delivery_recorded(timed: R
         again = json.loads(ws.recv(timeout=10))  # the escalation re-sends it
         assert again["type"] == "notification" and again["notification"]["id"] == pushed["id"]
         assert again["notification"]["escalation_level"] == 1
+        assert pushed["delivered_via"] == "ws" and pushed["lead_time_s"] == 7200.0  # as the push delivered it
     (sent,) = _inbox(apis["air"], box="sent", pending="false")
     assert sent["delivered_via"] == "ws" and sent["lead_time_s"] == 7200.0 and sent["late"] is False
+    # the sender hears of the acknowledgement on its own stream
+    with connect(timed.url.replace("http://", "ws://") + "/v1/stream") as ws:
+        ws.send(json.dumps({"token": apis["air"].token}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+        apis["ngo"].post(f"/v1/notifications/{pushed['id']}/ack", json={"reply": "request_hold", "text": "wait"})
+        heard = json.loads(ws.recv(timeout=10))
+        assert heard["type"] == "acknowledged" and heard["notification"]["ack_reply"] == "request_hold"

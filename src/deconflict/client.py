@@ -169,12 +169,36 @@ class ConflictView(TypedDict):
     other: ConflictOther
 
 
+class SentNotice(TypedDict):
+    """Who a declaration notified, and whether the notice was already short of the agreed minimum."""
+
+    id: str
+    recipient: str
+    reason: str
+    min_notice_s: float | None
+    lead_time_s: float
+    late: bool
+    ack_deadline_at: str
+
+
+class InducedHazardNotice(TypedDict):
+    """An induced hazard the declaration touches, and when it is live."""
+
+    hazard_id: str
+    owner: str
+    live: list[dict[str, str]]
+
+
 class DeclarationResult(TypedDict):
-    """A write's outcome: the declaration, the conflicts it found, and its version (the ETag)."""
+    """A write's outcome: the declaration, the conflicts it found, its version (the ETag), who it notified
+    (`late_notice`: the recipients told with less than the agreed notice) and the induced hazards it touches."""
 
     declaration: DeclarationView
     conflicts: list[ConflictView]
     version: int
+    notifications: list[SentNotice]
+    late_notice: list[str]
+    induced_hazards: list[InducedHazardNotice]
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,8 +384,12 @@ class Client:
         response = self._request(method, path, json=body, headers=headers)
         data = _body(response, method, path)
         declaration = cast(DeclarationView, data["declaration"])
-        return DeclarationResult(declaration=declaration, conflicts=cast(list[ConflictView], data["conflicts"]),
-                                 version=_etag_version(response.headers.get("etag"), declaration["version"]))
+        return DeclarationResult(
+            declaration=declaration, conflicts=cast(list[ConflictView], data["conflicts"]),
+            version=_etag_version(response.headers.get("etag"), declaration["version"]),
+            notifications=cast(list[SentNotice], data.get("notifications", [])),
+            late_notice=cast(list[str], data.get("late_notice", [])),
+            induced_hazards=cast(list[InducedHazardNotice], data.get("induced_hazards", [])))
 
     # -- health and parties ---------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:

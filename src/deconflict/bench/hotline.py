@@ -24,7 +24,7 @@ Latency = first receipt of a notification on the recipient's socket - the send s
 over every (declaration, partner) pair. `missing` counts notifications a 201 listed that never arrived before the
 drain timeout. Baseline, in the same run and for the same requests: the HTTP create round trip alone (send to
 201), so what the push adds beyond the write is the difference; and the stream's poll interval
-(service.stream.POLL_S), the floor a polling stream puts under the push.
+(service.hub.POLL_S), the fallback poll for other processes' writes (this process's commits wake the hub).
 """
 
 from __future__ import annotations
@@ -236,7 +236,7 @@ def run_backend(backend: str, db: str, workdir: Path, parties: int, n: int, decl
     """Seed `db` (a new store), start the service on it, connect the listeners, send the load, correlate."""
     import multiprocessing
 
-    from ..service.stream import POLL_S
+    from ..service.hub import POLL_S
 
     t = time.perf_counter()
     seeded = prepare(db, parties)

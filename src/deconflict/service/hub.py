@@ -22,9 +22,11 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi.concurrency import run_in_threadpool
 
+from ..core.protocol import is_late, lead_time_s
 from ..store import schema as t
 from ..store.database import after_commit, writing
 from . import hotline
+from .codec import iso
 from .engine_cache import PartyInfo
 from .notifications import deliver, notification_json
 from .reads import VolumeStore, conflict_records
@@ -114,6 +116,7 @@ class Hub:
     # -- one batch (in a worker thread) ------------------------------------------------------------------------
     def _collect(self, subs: list[Subscriber]) -> dict[Subscriber, tuple[list[dict[str, Any]], int]]:
         state = self.state
+        pushed_at = state.clock()
         low = min(s.cursor for s in subs)
         events: dict[Subscriber, list[dict[str, Any]]] = {s: [] for s in subs}
         with state.db.connect() as conn:
@@ -134,14 +137,17 @@ class Hub:
                     waiting = [s for s in subs if s.cursor < row.seq]
                     if row.entity == "declaration":
                         self._declaration(conn, row, waiting, events)
+                    elif row.entity == "ack":
+                        self._acknowledged(conn, row, waiting, events)
                     elif row.entity in ("thread", "message"):
                         for s in waiting:
                             events[s].extend(hotline.stream_events(conn, state.cache, s.party, row))
                     for s in waiting:
                         for note in notes.get((row.seq, s.party.id), []):
                             events[s].append({"type": "notification", "cursor": row.seq,
-                                              "notification": notification_json(note, state.cache)})
-        self._record_deliveries(events, state.clock())
+                                              "notification": _as_pushed(notification_json(note, state.cache),
+                                                                         note, pushed_at)})
+        self._record_deliveries(events, pushed_at)
         return {s: (events[s], max(s.cursor, last)) for s in subs}
 
     @staticmethod
@@ -173,6 +179,17 @@ class Hub:
                 if shown is not None:
                     events[s].append({"type": "conflict", "cursor": row.seq, "conflict": shown})
 
+    def _acknowledged(self, conn: sa.Connection, row: Any, waiting: list[Subscriber],
+                      events: dict[Subscriber, list[dict[str, Any]]]) -> None:
+        """To the sender: its notification was acknowledged (with the reply)."""
+        note = conn.execute(sa.select(t.notifications).where(t.notifications.c.id == row.entity_id)).first()
+        if note is None:
+            return
+        for s in waiting:
+            if s.party.id == note.sender_id:
+                events[s].append({"type": "acknowledged", "cursor": row.seq,
+                                  "notification": notification_json(note, self.state.cache)})
+
     def _record_deliveries(self, events: dict[Subscriber, list[dict[str, Any]]], pushed_at: datetime) -> None:
         """A push is the first delivery: notifications in one transaction, hotline receipts per party."""
         notified = [e["notification"]["id"] for evs in events.values() for e in evs if e["type"] == "notification"]
@@ -182,3 +199,12 @@ class Hub:
         for sub, evs in events.items():
             if delivered := hotline.delivered_ids(sub.party, evs):
                 hotline.mark_delivered(self.state, sub.party, delivered)
+
+
+def _as_pushed(view: dict[str, Any], note: Any, pushed_at: datetime) -> dict[str, Any]:
+    """A notification as its first push delivers it: with the delivery this push records."""
+    if note.delivered_at is None:
+        lead = lead_time_s(note.starts_at, pushed_at)
+        view.update(delivered_at=iso(pushed_at), delivered_via="ws", lead_time_s=lead,
+                    late=is_late(lead, note.min_notice_s))
+    return view

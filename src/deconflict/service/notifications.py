@@ -137,9 +137,13 @@ def ack(state: ServiceState, party: PartyInfo, notification_id: str, reply: AckR
         if row.recipient_id != party.id:
             raise Forbidden("only the recipient acknowledges a notification")
         if row.acked_at is None:
+            from .writes import log_change  # writes imports this module
+
             deliver(conn, [row.id], "ack", now)
-            conn.execute(sa.update(t.notifications).where(n.id == row.id, n.acked_at.is_(None)).values(
+            acked = conn.execute(sa.update(t.notifications).where(n.id == row.id, n.acked_at.is_(None)).values(
                 acked_at=now, ack_reply=reply.value, ack_text=text, next_escalation_at=None))
+            if acked.rowcount == 1:  # the sender hears of it on its stream
+                log_change(conn, "ack", row.id, 1, now)
         row = conn.execute(sa.select(t.notifications).where(n.id == notification_id)).one()
     return notification_json(row, state.cache)
 
