@@ -2,15 +2,19 @@
 
 Why this shape: one query must touch few memory lines. Each volume is filed, with a copy of its 4D box, in the
 cells of one grid level whose cells are at least as large as the volume in space (0.25 deg x 2^ks) and in time
-(1 h x 2^kt); so it sits in at most 2 x 2 x 2 cells, and a query scans contiguous blocks of boxes. Cells live in
-an open-addressing hash keyed by (level, lat row, lng column, time bucket). Inserts append to a cell's head block;
-removals are tombstones, and a cell is compacted once half of it is dead, so nothing is ever rebuilt wholesale.
+(1 h x 2^kt); so it sits in at most 2 x 2 x 2 cells. Cells live in an open-addressing hash keyed by (level, lat
+row, lng column, time bucket). Each cell keeps its entries contiguous, in a segment of a shared pool (segments
+of MINCAP x 2^k entries, doubled when full, recycled through per-size free lists), so a query scans a few
+contiguous runs. An entry is the volume's box clipped to the cell and quantised to uint16 relative to it
+(altitude on a fixed 2 m scale), rounded outward: 16 bytes, four to a cache line, and the clipping means a
+volume is a candidate only in the cells where it meets the query box. Removal takes the entry out at once
+(the cell's last entry fills the hole), so the grid holds only live volumes.
 
 State arrays (owned by `VolumeIndex`, grown there):
   vf[v]  float64: radius, zlo, zhi, t0, t1, latmin, latmax, lngmin, lngmax
   vi[v]  int64:   alive, owner, kind, first point, point count
-  points float64[:, 3] ECEF vertices; cells int64[c]: key, head block, entries, dead entries
-  blk_meta int32[b]: next block, fill; blk_vol int32[b, B]; blk_box float32[b, B, 8] (rounded outward)
+  points float64[:, 3] ECEF vertices; cells int64[c]: key, segment start, segment class, entries
+  pool_vol int32[p]; pool_box uint16[p, 8]: lat lo/hi, lng lo/hi, z lo/hi, t lo/hi; free_head int64[NCLASS]
   counters int64: see the C_* constants; level_count int64[NKS, NKT]
 """
 
@@ -25,7 +29,12 @@ from ..footprint import compute_bboxes
 from ..geo import MIN_RADIUS_OF_CURVATURE_M, frame_centre, frame_params, project_point
 from ..planar import shape_distance
 
-BLOCK = 16
+MINCAP = 4  #: entries in the smallest segment; segment class k holds MINCAP << k
+NCLASS = 32
+QMAX = 65535  #: quantised coordinates run 0..QMAX across a cell
+QEPS = 1e-3  #: quantisation rounding margin (in quantisation steps) against float noise
+Z_ORIGIN = -2_000.0  #: altitude quantisation: 2 m steps from here (clamped; the top step stands for above)
+Z_SCALE = 0.5
 BASE_DEG = 0.25
 BASE_S = 3600.0
 NKS = 11
@@ -39,9 +48,10 @@ NF = 9
 I_ALIVE, I_OWNER, I_KIND, I_PSTART, I_PCOUNT = range(5)
 NI = 5
 # cells columns
-CK_KEY, CK_HEAD, CK_N, CK_DEAD = range(4)
+CK_KEY, CK_START, CK_CLS, CK_N = range(4)
+NCK = 4
 # counters
-C_NCELLS, C_BLOCKS_HWM, C_NFREE, C_QUERY, C_LIVE_ENTRIES = range(5)
+C_NCELLS, C_POOL_HWM, C_QUERY, C_LIVE_ENTRIES = range(4)
 NCOUNTERS = 8
 # query params
 Q_LMAX, Q_ZMAX, Q_TMAX, Q_SKIP_OWNER = range(4)
@@ -159,80 +169,142 @@ def cells_needed(vf: np.ndarray, v: int) -> int:
     return (r1 - r0 + 1) * ncols * nt
 
 
+@njit(cache=True, inline="always")
+def _qlo(x: float, origin: float, scale: float) -> int:
+    """Quantised lower bound of x in a cell (0..QMAX over the cell), rounded down and clamped."""
+    q = math.floor((x - origin) * scale - QEPS)
+    return min(max(q, 0), QMAX)
+
+
+@njit(cache=True, inline="always")
+def _qhi(x: float, origin: float, scale: float) -> int:
+    q = math.ceil((x - origin) * scale + QEPS)
+    return min(max(q, 0), QMAX)
+
+
 @njit(cache=True)
-def _alloc_block(blk_meta: np.ndarray, free_stack: np.ndarray, counters: np.ndarray) -> int:
-    if counters[C_NFREE] > 0:
-        counters[C_NFREE] -= 1
-        b = free_stack[counters[C_NFREE]]
-    else:
-        b = counters[C_BLOCKS_HWM]
-        counters[C_BLOCKS_HWM] += 1
-    blk_meta[b, 0] = -1
-    blk_meta[b, 1] = 0
-    return b
+def space_needed(
+    vf: np.ndarray, v: int, hkeys: np.ndarray, hvals: np.ndarray, cells: np.ndarray
+) -> tuple[int, int]:
+    """(cells, pool entries) that filing volume v may take at most (free segments not counted)."""
+    ks, kt = level_of(vf, v)
+    cs = BASE_DEG * (1 << ks)
+    ct = BASE_S * (1 << kt)
+    r0, r1 = _rows(vf[v, F_LATMIN], vf[v, F_LATMAX], cs)
+    t0 = math.floor(vf[v, F_T0] / ct)
+    t1 = math.floor(vf[v, F_T1] / ct)
+    nparts, a0, a1, b0, b1 = _lng_parts(vf[v, F_LNGMIN], vf[v, F_LNGMAX])
+    ncells = 0
+    pool = 0
+    for part in range(nparts):
+        c0, c1 = _cols(a0 if part == 0 else b0, a1 if part == 0 else b1, cs)
+        for iy in range(r0, r1 + 1):
+            for ix in range(c0, c1 + 1):
+                for it in range(t0, t1 + 1):
+                    c = lookup(hkeys, hvals, cell_key(ks, kt, iy, ix, it))
+                    if c < 0:
+                        ncells += 1
+                        pool += MINCAP
+                    elif cells[c, CK_CLS] < 0:
+                        pool += MINCAP
+                    elif cells[c, CK_N] == MINCAP << cells[c, CK_CLS]:
+                        pool += MINCAP << (cells[c, CK_CLS] + 1)
+    return ncells, pool
+
+
+@njit(cache=True)
+def _alloc(k: int, pool_vol: np.ndarray, free_head: np.ndarray, counters: np.ndarray) -> int:
+    """Start of a free segment of MINCAP << k entries, or -1 when the pool is full."""
+    h = free_head[k]
+    if h >= 0:
+        free_head[k] = pool_vol[h]
+        return h
+    s = counters[C_POOL_HWM]
+    if s + (MINCAP << k) > pool_vol.shape[0]:
+        return -1
+    counters[C_POOL_HWM] = s + (MINCAP << k)
+    return s
 
 
 @njit(cache=True, inline="always")
-def _down(x: float) -> np.float32:
-    """float32 at or below x: boxes are stored in float32 (half the memory traffic), rounded outward."""
-    f = np.float32(x)
-    if f > x:
-        f = np.nextafter(f, np.float32(-np.inf))
-    return f
+def _free(start: int, k: int, pool_vol: np.ndarray, free_head: np.ndarray) -> None:
+    pool_vol[start] = free_head[k]
+    free_head[k] = start
 
 
-@njit(cache=True, inline="always")
-def _up(x: float) -> np.float32:
-    f = np.float32(x)
-    if f < x:
-        f = np.nextafter(f, np.float32(np.inf))
-    return f
+@njit(cache=True)
+def _move_segment(
+    c: int, k: int, cells: np.ndarray, pool_vol: np.ndarray, pool_box: np.ndarray, free_head: np.ndarray,
+    counters: np.ndarray,
+) -> bool:
+    """Move cell c's entries into a fresh segment of class k; False (nothing changed) when the pool is full."""
+    s = _alloc(k, pool_vol, free_head, counters)
+    if s < 0:
+        return False
+    old = cells[c, CK_START]
+    n = cells[c, CK_N]
+    for j in range(n):
+        pool_vol[s + j] = pool_vol[old + j]
+        for d in range(8):
+            pool_box[s + j, d] = pool_box[old + j, d]
+    if cells[c, CK_CLS] >= 0:
+        _free(old, cells[c, CK_CLS], pool_vol, free_head)
+    cells[c, CK_START] = s
+    cells[c, CK_CLS] = k
+    return True
 
 
 @njit(cache=True)
 def _file_entry(
     v: int,
-    key: int,
+    ks: int,
+    kt: int,
+    iy: int,
+    ix: int,
+    it: int,
     lngmin: float,
     lngmax: float,
     vf: np.ndarray,
     hkeys: np.ndarray,
     hvals: np.ndarray,
     cells: np.ndarray,
-    blk_meta: np.ndarray,
-    blk_vol: np.ndarray,
-    blk_box: np.ndarray,
-    free_stack: np.ndarray,
+    pool_vol: np.ndarray,
+    pool_box: np.ndarray,
+    free_head: np.ndarray,
     counters: np.ndarray,
 ) -> None:
+    key = cell_key(ks, kt, iy, ix, it)
     c = lookup(hkeys, hvals, key)
     if c < 0:
         c = counters[C_NCELLS]
         counters[C_NCELLS] += 1
         cells[c, CK_KEY] = key
-        cells[c, CK_HEAD] = -1
+        cells[c, CK_START] = -1
+        cells[c, CK_CLS] = -1
         cells[c, CK_N] = 0
-        cells[c, CK_DEAD] = 0
         _hash_put(hkeys, hvals, key, c)
-    b = cells[c, CK_HEAD]
-    if b < 0 or blk_meta[b, 1] >= BLOCK:
-        nb = _alloc_block(blk_meta, free_stack, counters)
-        blk_meta[nb, 0] = b
-        cells[c, CK_HEAD] = nb
-        b = nb
-    k = blk_meta[b, 1]
-    blk_meta[b, 1] = k + 1
-    blk_vol[b, k] = v
-    box = blk_box[b, k]
-    box[0] = _down(vf[v, F_LATMIN])
-    box[1] = _up(vf[v, F_LATMAX])
-    box[2] = _down(lngmin)
-    box[3] = _up(lngmax)
-    box[4] = _down(vf[v, F_ZLO])
-    box[5] = _up(vf[v, F_ZHI])
-    box[6] = _down(vf[v, F_T0])
-    box[7] = _up(vf[v, F_T1])
-    cells[c, CK_N] += 1
+    n = cells[c, CK_N]
+    k = cells[c, CK_CLS]
+    if k < 0 or n == MINCAP << k:
+        _move_segment(c, k + 1, cells, pool_vol, pool_box, free_head, counters)  # room checked by the caller
+    e = cells[c, CK_START] + n
+    cells[c, CK_N] = n + 1
+    pool_vol[e] = v
+    cs = BASE_DEG * (1 << ks)
+    ct = BASE_S * (1 << kt)
+    sl = QMAX / cs
+    st = QMAX / ct
+    lat0 = iy * cs - 90.0
+    lng0 = ix * cs - 180.0
+    t0 = it * ct
+    pool_box[e, 0] = _qlo(vf[v, F_LATMIN], lat0, sl)
+    pool_box[e, 1] = _qhi(vf[v, F_LATMAX], lat0, sl)
+    pool_box[e, 2] = _qlo(lngmin, lng0, sl)
+    pool_box[e, 3] = _qhi(lngmax, lng0, sl)
+    pool_box[e, 4] = _qlo(vf[v, F_ZLO], Z_ORIGIN, Z_SCALE)
+    pool_box[e, 5] = _qhi(vf[v, F_ZHI], Z_ORIGIN, Z_SCALE)
+    pool_box[e, 6] = _qlo(vf[v, F_T0], t0, st)
+    pool_box[e, 7] = _qhi(vf[v, F_T1], t0, st)
     counters[C_LIVE_ENTRIES] += 1
 
 
@@ -245,22 +317,20 @@ def insert_volumes(
     hkeys: np.ndarray,
     hvals: np.ndarray,
     cells: np.ndarray,
-    blk_meta: np.ndarray,
-    blk_vol: np.ndarray,
-    blk_box: np.ndarray,
-    free_stack: np.ndarray,
+    pool_vol: np.ndarray,
+    pool_box: np.ndarray,
+    free_head: np.ndarray,
     counters: np.ndarray,
     level_count: np.ndarray,
 ) -> int:
     """File volumes first..last-1 (already written to vf/vi). Returns how far it got: stops early, before
-    touching a volume, when blocks, cells or the hash might run out, so the caller can grow them and resume."""
+    touching a volume, when the pool, cells or the hash might run out, so the caller can grow them and resume."""
     for v in range(first, last):
-        need = cells_needed(vf, v)
-        free_blocks = counters[C_NFREE] + blk_meta.shape[0] - counters[C_BLOCKS_HWM]
+        need_cells, need_pool = space_needed(vf, v, hkeys, hvals, cells)
         if (
-            free_blocks < need
-            or counters[C_NCELLS] + need > cells.shape[0]
-            or 2 * (counters[C_NCELLS] + need) > hkeys.shape[0]
+            counters[C_POOL_HWM] + need_pool > pool_vol.shape[0]
+            or counters[C_NCELLS] + need_cells > cells.shape[0]
+            or 2 * (counters[C_NCELLS] + need_cells) > hkeys.shape[0]
         ):
             return v
         ks, kt = level_of(vf, v)
@@ -278,57 +348,12 @@ def insert_volumes(
             for iy in range(r0, r1 + 1):
                 for ix in range(c0, c1 + 1):
                     for it in range(t0, t1 + 1):
-                        key = cell_key(ks, kt, iy, ix, it)
                         _file_entry(
-                            v, key, lo, hi, vf, hkeys, hvals, cells, blk_meta, blk_vol, blk_box, free_stack, counters
+                            v, ks, kt, iy, ix, it, lo, hi, vf, hkeys, hvals, cells, pool_vol, pool_box, free_head,
+                            counters,
                         )
         vi[v, I_ALIVE] = 1
     return last
-
-
-@njit(cache=True)
-def _compact_cell(
-    c: int,
-    vi: np.ndarray,
-    cells: np.ndarray,
-    blk_meta: np.ndarray,
-    blk_vol: np.ndarray,
-    blk_box: np.ndarray,
-    free_stack: np.ndarray,
-    counters: np.ndarray,
-) -> None:
-    """Rewrite a cell's blocks keeping only live entries; freed blocks go back to the pool."""
-    n = cells[c, CK_N]
-    keep_vol = np.empty(n, dtype=np.int32)
-    keep_box = np.empty((n, 8), dtype=np.float32)
-    m = 0
-    b = cells[c, CK_HEAD]
-    while b >= 0:
-        for k in range(blk_meta[b, 1]):
-            v = blk_vol[b, k]
-            if vi[v, I_ALIVE] == 1:
-                keep_vol[m] = v
-                keep_box[m] = blk_box[b, k]
-                m += 1
-        nxt = blk_meta[b, 0]
-        free_stack[counters[C_NFREE]] = b
-        counters[C_NFREE] += 1
-        b = nxt
-    cells[c, CK_HEAD] = -1
-    head = -1
-    for start in range(0, m, BLOCK):
-        nb = _alloc_block(blk_meta, free_stack, counters)
-        blk_meta[nb, 0] = head
-        cnt = min(BLOCK, m - start)
-        for k in range(cnt):
-            blk_vol[nb, k] = keep_vol[start + k]
-            blk_box[nb, k] = keep_box[start + k]
-        blk_meta[nb, 1] = cnt
-        head = nb
-    cells[c, CK_HEAD] = head
-    counters[C_LIVE_ENTRIES] -= n - m
-    cells[c, CK_N] = m
-    cells[c, CK_DEAD] = 0
 
 
 @njit(cache=True)
@@ -339,14 +364,14 @@ def remove_volume(
     hkeys: np.ndarray,
     hvals: np.ndarray,
     cells: np.ndarray,
-    blk_meta: np.ndarray,
-    blk_vol: np.ndarray,
-    blk_box: np.ndarray,
-    free_stack: np.ndarray,
+    pool_vol: np.ndarray,
+    pool_box: np.ndarray,
+    free_head: np.ndarray,
     counters: np.ndarray,
     level_count: np.ndarray,
 ) -> bool:
-    """Tombstone volume v in each of its cells; compact a cell once half of it is dead. False if not alive."""
+    """Take volume v out of each of its cells (the cell's last entry fills the hole; a cell left a quarter
+    full moves to a smaller segment, an empty one gives its segment back). False if v was not alive."""
     if vi[v, I_ALIVE] != 1:
         return False
     vi[v, I_ALIVE] = 0
@@ -366,9 +391,25 @@ def remove_volume(
                     c = lookup(hkeys, hvals, cell_key(ks, kt, iy, ix, it))
                     if c < 0:
                         continue
-                    cells[c, CK_DEAD] += 1
-                    if 2 * cells[c, CK_DEAD] >= cells[c, CK_N]:
-                        _compact_cell(c, vi, cells, blk_meta, blk_vol, blk_box, free_stack, counters)
+                    s = cells[c, CK_START]
+                    n = cells[c, CK_N]
+                    for e in range(s, s + n):
+                        if pool_vol[e] == v:
+                            last = s + n - 1
+                            pool_vol[e] = pool_vol[last]
+                            for d in range(8):
+                                pool_box[e, d] = pool_box[last, d]
+                            n -= 1
+                            cells[c, CK_N] = n
+                            counters[C_LIVE_ENTRIES] -= 1
+                            break
+                    k = cells[c, CK_CLS]
+                    if n == 0 and k >= 0:
+                        _free(s, k, pool_vol, free_head)
+                        cells[c, CK_START] = -1
+                        cells[c, CK_CLS] = -1
+                    elif k > 0 and 4 * n <= MINCAP << k:
+                        _move_segment(c, k - 1, cells, pool_vol, pool_box, free_head, counters)
     return True
 
 
@@ -448,9 +489,8 @@ def query(
     hkeys: np.ndarray,
     hvals: np.ndarray,
     cells: np.ndarray,
-    blk_meta: np.ndarray,
-    blk_vol: np.ndarray,
-    blk_box: np.ndarray,
+    pool_vol: np.ndarray,
+    pool_box: np.ndarray,
     counters: np.ndarray,
     level_count: np.ndarray,
     out_vol: np.ndarray,
@@ -497,13 +537,17 @@ def query(
     found = 0
     cap = out_vol.shape[0]
     ring = np.empty((1, 2))
+    qz0 = _qlo(zlo, Z_ORIGIN, Z_SCALE)
+    qz1 = _qhi(zhi, Z_ORIGIN, Z_SCALE)
     for ks in range(NKS):
         cs = BASE_DEG * (1 << ks)
+        sl = QMAX / cs
         r0, r1 = _rows(latmin, latmax, cs)
         for kt in range(NKT):
             if level_count[ks, kt] == 0:
                 continue
             ct = BASE_S * (1 << kt)
+            st = QMAX / ct
             it0 = math.floor(tlo / ct)
             it1 = math.floor(thi / ct)
             for part in range(nparts):
@@ -511,45 +555,51 @@ def query(
                 phi = a1 if part == 0 else b1
                 c0, c1 = _cols(plo, phi, cs)
                 for iy in range(r0, r1 + 1):
+                    lat0 = iy * cs - 90.0
+                    qa0 = _qlo(latmin, lat0, sl)
+                    qa1 = _qhi(latmax, lat0, sl)
                     for ix in range(c0, c1 + 1):
+                        lng0 = ix * cs - 180.0
+                        qb0 = _qlo(plo, lng0, sl)
+                        qb1 = _qhi(phi, lng0, sl)
                         for it in range(it0, it1 + 1):
                             c = lookup(hkeys, hvals, cell_key(ks, kt, iy, ix, it))
                             if c < 0:
                                 continue
-                            b = cells[c, CK_HEAD]
-                            while b >= 0:
-                                for k in range(blk_meta[b, 1]):
-                                    box = blk_box[b, k]
-                                    if (
-                                        box[0] > latmax
-                                        or box[1] < latmin
-                                        or box[2] > phi
-                                        or box[3] < plo
-                                        or box[4] > zhi
-                                        or box[5] < zlo
-                                        or box[6] > thi
-                                        or box[7] < tlo
-                                    ):
-                                        continue
-                                    v = blk_vol[b, k]
-                                    if stamp[v] == qid or vi[v, I_ALIVE] != 1:
-                                        continue
-                                    stamp[v] = qid
-                                    owner = vi[v, I_OWNER]
-                                    if owner == skip_owner or kind_mask[vi[v, I_KIND]] == 0:
-                                        continue
-                                    if ring.shape[0] < vi[v, I_PCOUNT]:
-                                        ring = np.empty((vi[v, I_PCOUNT], 2))
-                                    d, zgap, tgap = exact_test(
-                                        frame, qring, qradius, qzlo, qzhi, qt0, qt1, v, vf, vi, points, minima, ring
-                                    )
-                                    if d < 0.0:
-                                        continue
-                                    if found < cap:
-                                        out_vol[found] = v
-                                        out_val[found, 0] = d
-                                        out_val[found, 1] = zgap
-                                        out_val[found, 2] = tgap
-                                    found += 1
-                                b = blk_meta[b, 0]
+                            t0c = it * ct
+                            qt0c = _qlo(tlo, t0c, st)
+                            qt1c = _qhi(thi, t0c, st)
+                            s = cells[c, CK_START]
+                            for e in range(s, s + cells[c, CK_N]):
+                                if (
+                                    pool_box[e, 0] > qa1
+                                    or pool_box[e, 1] < qa0
+                                    or pool_box[e, 2] > qb1
+                                    or pool_box[e, 3] < qb0
+                                    or pool_box[e, 4] > qz1
+                                    or pool_box[e, 5] < qz0
+                                    or pool_box[e, 6] > qt1c
+                                    or pool_box[e, 7] < qt0c
+                                ):
+                                    continue
+                                v = pool_vol[e]
+                                if stamp[v] == qid:
+                                    continue
+                                stamp[v] = qid
+                                owner = vi[v, I_OWNER]
+                                if owner == skip_owner or kind_mask[vi[v, I_KIND]] == 0:
+                                    continue
+                                if ring.shape[0] < vi[v, I_PCOUNT]:
+                                    ring = np.empty((vi[v, I_PCOUNT], 2))
+                                d, zgap, tgap = exact_test(
+                                    frame, qring, qradius, qzlo, qzhi, qt0, qt1, v, vf, vi, points, minima, ring
+                                )
+                                if d < 0.0:
+                                    continue
+                                if found < cap:
+                                    out_vol[found] = v
+                                    out_val[found, 0] = d
+                                    out_val[found, 1] = zgap
+                                    out_val[found, 2] = tgap
+                                found += 1
     return found

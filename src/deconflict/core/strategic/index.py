@@ -37,13 +37,12 @@ class VolumeIndex:
         self.npoints = 0
         self.garbage_points = 0
         self.free_slots: list[int] = []
-        nblocks = max(capacity // 2, 64)
-        self.cells = np.zeros((nblocks, 4), dtype=np.int64)
-        self.hkeys, self.hvals = grid.rehash(self.cells, 0, _pow2(4 * nblocks))
-        self.blk_meta = np.zeros((nblocks, 2), dtype=np.int32)
-        self.blk_vol = np.zeros((nblocks, grid.BLOCK), dtype=np.int32)
-        self.blk_box = np.zeros((nblocks, grid.BLOCK, 8), dtype=np.float32)
-        self.free_stack = np.zeros(nblocks, dtype=np.int32)
+        ncells = max(capacity // 8, 64)
+        self.cells = np.zeros((ncells, grid.NCK), dtype=np.int64)
+        self.hkeys, self.hvals = grid.rehash(self.cells, 0, _pow2(4 * ncells))
+        self.pool_vol = np.zeros(max(capacity * 6, 1024), dtype=np.int32)
+        self.pool_box = np.zeros((self.pool_vol.shape[0], 8), dtype=np.uint16)
+        self.free_head = np.full(grid.NCLASS, -1, dtype=np.int64)
         self.counters = np.zeros(grid.NCOUNTERS, dtype=np.int64)
         self.level_count = np.zeros((grid.NKS, grid.NKT), dtype=np.int64)
         self.max_points = 1
@@ -99,8 +98,8 @@ class VolumeIndex:
         for s in slots:
             s = int(s)
             if grid.remove_volume(
-                s, self.vf, self.vi, self.hkeys, self.hvals, self.cells, self.blk_meta, self.blk_vol,
-                self.blk_box, self.free_stack, self.counters, self.level_count,
+                s, self.vf, self.vi, self.hkeys, self.hvals, self.cells, self.pool_vol, self.pool_box,
+                self.free_head, self.counters, self.level_count,
             ):
                 removed += 1
                 self.free_slots.append(s)
@@ -133,7 +132,7 @@ class VolumeIndex:
             found = grid.query(
                 qpoints, float(batch.radius[i]), float(batch.zlo[i]), float(batch.zhi[i]), float(batch.t0[i]),
                 float(batch.t1[i]), params, minima, kind_mask, self.vf, self.vi, self.points, self.stamp,
-                self.hkeys, self.hvals, self.cells, self.blk_meta, self.blk_vol, self.blk_box, self.counters,
+                self.hkeys, self.hvals, self.cells, self.pool_vol, self.pool_box, self.counters,
                 self.level_count, self._out_vol, self._out_val,
             )
             if found <= self._out_vol.shape[0]:
@@ -172,20 +171,19 @@ class VolumeIndex:
     def _file(self, first: int, last: int) -> None:
         while first < last:
             first = grid.insert_volumes(
-                first, last, self.vf, self.vi, self.hkeys, self.hvals, self.cells, self.blk_meta, self.blk_vol,
-                self.blk_box, self.free_stack, self.counters, self.level_count,
+                first, last, self.vf, self.vi, self.hkeys, self.hvals, self.cells, self.pool_vol, self.pool_box,
+                self.free_head, self.counters, self.level_count,
             )
             if first < last:
-                self._grow_grid(grid.cells_needed(self.vf, first))
+                need_cells, need_pool = grid.space_needed(self.vf, first, self.hkeys, self.hvals, self.cells)
+                self._grow_grid(int(need_cells), int(need_pool))
 
-    def _grow_grid(self, need: int) -> None:
-        used_blocks = int(self.counters[grid.C_BLOCKS_HWM])
-        if self.counters[grid.C_NFREE] + self.blk_meta.shape[0] - used_blocks < need:
-            rows = max(2 * self.blk_meta.shape[0], used_blocks + need)
-            self.blk_meta = _grow(self.blk_meta, rows)
-            self.blk_vol = _grow(self.blk_vol, rows)
-            self.blk_box = _grow(self.blk_box, rows)
-            self.free_stack = _grow(self.free_stack, rows)
+    def _grow_grid(self, need: int, need_pool: int) -> None:
+        used = int(self.counters[grid.C_POOL_HWM])
+        if used + need_pool > self.pool_vol.shape[0]:
+            rows = max(2 * self.pool_vol.shape[0], used + need_pool)
+            self.pool_vol = _grow(self.pool_vol, rows)
+            self.pool_box = _grow(self.pool_box, rows)
         ncells = int(self.counters[grid.C_NCELLS])
         if ncells + need > self.cells.shape[0]:
             self.cells = _grow(self.cells, max(2 * self.cells.shape[0], ncells + need))
