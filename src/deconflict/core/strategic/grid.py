@@ -21,9 +21,13 @@ State arrays (owned by `VolumeIndex`, grown there):
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from ..footprint import compute_bboxes
 from ..geo import MIN_RADIUS_OF_CURVATURE_M, frame_centre, frame_params, project_point
@@ -57,6 +61,35 @@ NCOUNTERS = 8
 Q_LMAX, Q_ZMAX, Q_TMAX, Q_SKIP_OWNER = range(4)
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+PF_FAR = 40  #: the query prefetches a candidate's vi/vf rows this many candidates ahead ...
+PF_NEAR = 12  #: ... and its vertices this many ahead (its vi row, which says where they are, is in cache by then)
+
+
+@intrinsic
+def _prefetch(typingctx: Any, arr: Any, i: Any, j: Any) -> Any:
+    """Hint the CPU to fetch arr[i, j] (arr[i] for 1D; j is then ignored) into cache; a no-op for results."""
+    if not isinstance(arr, types.Array) or arr.ndim > 2:
+        return None
+    sig = types.void(arr, i, j)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        inds = [context.cast(builder, args[1], signature.args[1], types.intp)]
+        if aryty.ndim == 2:
+            inds.append(context.cast(builder, args[2], signature.args[2], types.intp))
+        ptr = cgutils.get_item_pointer2(
+            context, builder, data=ary.data, shape=cgutils.unpack_tuple(builder, ary.shape),
+            strides=cgutils.unpack_tuple(builder, ary.strides), layout=aryty.layout, inds=inds, wraparound=False,
+        )
+        i32 = ir.IntType(32)
+        ptr = builder.bitcast(ptr, ir.IntType(8).as_pointer())
+        fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [ptr, i32(0), i32(3), i32(1)])  # read, keep in all cache levels, data
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @njit(cache=True, inline="always")
@@ -537,6 +570,9 @@ def query(
     found = 0
     cap = out_vol.shape[0]
     ring = np.empty((1, 2))
+    # pass 1: scan the cells; entries whose boxes meet the query's are candidates (a volume may repeat)
+    cand = np.empty(1024, dtype=np.int64)
+    ncand = 0
     qz0 = _qlo(zlo, Z_ORIGIN, Z_SCALE)
     qz1 = _qhi(zhi, Z_ORIGIN, Z_SCALE)
     for ks in range(NKS):
@@ -571,35 +607,54 @@ def query(
                             qt1c = _qhi(thi, t0c, st)
                             s = cells[c, CK_START]
                             for e in range(s, s + cells[c, CK_N]):
-                                if (
-                                    pool_box[e, 0] > qa1
-                                    or pool_box[e, 1] < qa0
-                                    or pool_box[e, 2] > qb1
-                                    or pool_box[e, 3] < qb0
-                                    or pool_box[e, 4] > qz1
-                                    or pool_box[e, 5] < qz0
-                                    or pool_box[e, 6] > qt1c
-                                    or pool_box[e, 7] < qt0c
+                                # branch-free: all eight compares, one hard-to-predict branch instead of eight
+                                if not (
+                                    (pool_box[e, 0] <= qa1)
+                                    & (pool_box[e, 1] >= qa0)
+                                    & (pool_box[e, 2] <= qb1)
+                                    & (pool_box[e, 3] >= qb0)
+                                    & (pool_box[e, 4] <= qz1)
+                                    & (pool_box[e, 5] >= qz0)
+                                    & (pool_box[e, 6] <= qt1c)
+                                    & (pool_box[e, 7] >= qt0c)
                                 ):
                                     continue
-                                v = pool_vol[e]
-                                if stamp[v] == qid:
-                                    continue
-                                stamp[v] = qid
-                                owner = vi[v, I_OWNER]
-                                if owner == skip_owner or kind_mask[vi[v, I_KIND]] == 0:
-                                    continue
-                                if ring.shape[0] < vi[v, I_PCOUNT]:
-                                    ring = np.empty((vi[v, I_PCOUNT], 2))
-                                d, zgap, tgap = exact_test(
-                                    frame, qring, qradius, qzlo, qzhi, qt0, qt1, v, vf, vi, points, minima, ring
-                                )
-                                if d < 0.0:
-                                    continue
-                                if found < cap:
-                                    out_vol[found] = v
-                                    out_val[found, 0] = d
-                                    out_val[found, 1] = zgap
-                                    out_val[found, 2] = tgap
-                                found += 1
+                                if ncand == cand.shape[0]:
+                                    grown = np.empty(2 * ncand, dtype=np.int64)
+                                    grown[:ncand] = cand
+                                    cand = grown
+                                cand[ncand] = pool_vol[e]
+                                ncand += 1
+    # pass 2: exact tests, fetching rows and vertices of later candidates ahead (these are cache misses)
+    for j in range(ncand):
+        if j + PF_FAR < ncand:
+            w = cand[j + PF_FAR]
+            _prefetch(stamp, w, 0)
+            _prefetch(vi, w, 0)
+            _prefetch(vi, w, NI - 1)
+            _prefetch(vf, w, 0)
+            _prefetch(vf, w, F_T1)
+        if j + PF_NEAR < ncand:
+            w = cand[j + PF_NEAR]
+            ps = vi[w, I_PSTART]
+            for k in range(0, vi[w, I_PCOUNT], 2):
+                _prefetch(points, ps + k, 0)
+        v = cand[j]
+        if stamp[v] == qid:
+            continue
+        stamp[v] = qid
+        owner = vi[v, I_OWNER]
+        if owner == skip_owner or kind_mask[vi[v, I_KIND]] == 0:
+            continue
+        if ring.shape[0] < vi[v, I_PCOUNT]:
+            ring = np.empty((vi[v, I_PCOUNT], 2))
+        d, zgap, tgap = exact_test(frame, qring, qradius, qzlo, qzhi, qt0, qt1, v, vf, vi, points, minima, ring)
+        if d < 0.0:
+            continue
+        if found < cap:
+            out_vol[found] = v
+            out_val[found, 0] = d
+            out_val[found, 1] = zgap
+            out_val[found, 2] = tgap
+        found += 1
     return found
