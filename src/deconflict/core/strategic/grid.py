@@ -24,9 +24,9 @@ import math
 from typing import Any
 
 import numpy as np
-from llvmlite import ir
+from llvmlite import ir  # type: ignore[import-untyped]
 from numba import njit, types
-from numba.core import cgutils
+from numba.core import cgutils as _cgutils
 from numba.extending import intrinsic
 
 from ..footprint import compute_bboxes
@@ -60,13 +60,13 @@ NCOUNTERS = 8
 # query params
 Q_LMAX, Q_ZMAX, Q_TMAX, Q_SKIP_OWNER = range(4)
 
+cgutils: Any = _cgutils  # numba's code-generation helpers are untyped
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 PF_FAR = 40  #: the query prefetches a candidate's vi/vf rows this many candidates ahead ...
 PF_NEAR = 12  #: ... and its vertices this many ahead (its vi row, which says where they are, is in cache by then)
 
 
-@intrinsic
-def _prefetch(typingctx: Any, arr: Any, i: Any, j: Any) -> Any:
+def _prefetch_typer(typingctx: Any, arr: Any, i: Any, j: Any) -> Any:
     """Hint the CPU to fetch arr[i, j] (arr[i] for 1D; j is then ignored) into cache; a no-op for results."""
     if not isinstance(arr, types.Array) or arr.ndim > 2:
         return None
@@ -90,6 +90,9 @@ def _prefetch(typingctx: Any, arr: Any, i: Any, j: Any) -> Any:
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+_prefetch: Any = intrinsic(_prefetch_typer)
 
 
 @njit(cache=True, inline="always")
