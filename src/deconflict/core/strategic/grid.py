@@ -4,8 +4,9 @@ Why this shape: one query must touch few memory lines. Each volume is filed, wit
 cells of one grid level whose cells are at least as large as the volume in space (0.25 deg x 2^ks) and in time
 (1 h x 2^kt); so it sits in at most 2 x 2 x 2 cells. Cells live in an open-addressing hash keyed by (level, lat
 row, lng column, time bucket). Each cell keeps its entries contiguous, in a segment of a shared pool (segments
-of MINCAP x 2^k entries, doubled when full, recycled through per-size free lists), so a query scans a few
-contiguous runs. An entry is the volume's box clipped to the cell and quantised to uint16 relative to it
+of MINCAP x 2^k entries, doubled when full, recycled through per-size free lists), sorted by lower altitude, so
+a query scans one contiguous run per cell, found by binary search: from the entries whose bottom could still
+reach the query (the cell knows its thickest entry) to the first whose bottom is above it. An entry is the volume's box clipped to the cell and quantised to uint16 relative to it
 (altitude on a fixed 2 m scale), rounded outward: 16 bytes, four to a cache line, and the clipping means a
 volume is a candidate only in the cells where it meets the query box. Removal takes the entry out at once
 (the cell's last entry fills the hole), so the grid holds only live volumes.
@@ -13,7 +14,7 @@ volume is a candidate only in the cells where it meets the query box. Removal ta
 State arrays (owned by `VolumeIndex`, grown there):
   vf[v]  float64: radius, zlo, zhi, t0, t1, latmin, latmax, lngmin, lngmax
   vi[v]  int64:   alive, owner, kind, first point, point count
-  points float64[:, 3] ECEF vertices; cells int64[c]: key, segment start, segment class, entries
+  points float64[:, 3] ECEF vertices; cells int64[c]: key, segment start, segment class, entries, thickest
   pool_vol int32[p]; pool_box uint16[p, 8]: lat lo/hi, lng lo/hi, z lo/hi, t lo/hi; free_head int64[NCLASS]
   counters int64: see the C_* constants; level_count int64[NKS, NKT]
 """
@@ -52,8 +53,8 @@ NF = 9
 I_ALIVE, I_OWNER, I_KIND, I_PSTART, I_PCOUNT = range(5)
 NI = 5
 # cells columns
-CK_KEY, CK_START, CK_CLS, CK_N = range(4)
-NCK = 4
+CK_KEY, CK_START, CK_CLS, CK_N, CK_DZ = range(5)
+NCK = 8  #: padded: one cache line a cell
 # counters
 C_NCELLS, C_POOL_HWM, C_QUERY, C_LIVE_ENTRIES = range(4)
 NCOUNTERS = 8
@@ -318,13 +319,23 @@ def _file_entry(
         cells[c, CK_START] = -1
         cells[c, CK_CLS] = -1
         cells[c, CK_N] = 0
+        cells[c, CK_DZ] = 0
         _hash_put(hkeys, hvals, key, c)
     n = cells[c, CK_N]
     k = cells[c, CK_CLS]
     if k < 0 or n == MINCAP << k:
         _move_segment(c, k + 1, cells, pool_vol, pool_box, free_head, counters)  # room checked by the caller
-    e = cells[c, CK_START] + n
+    s = cells[c, CK_START]
+    zq0 = _qlo(vf[v, F_ZLO], Z_ORIGIN, Z_SCALE)
+    zq1 = _qhi(vf[v, F_ZHI], Z_ORIGIN, Z_SCALE)
+    e = s + n
+    while e > s and pool_box[e - 1, 4] > zq0:  # keep the segment sorted by lower altitude
+        pool_vol[e] = pool_vol[e - 1]
+        for d in range(8):
+            pool_box[e, d] = pool_box[e - 1, d]
+        e -= 1
     cells[c, CK_N] = n + 1
+    cells[c, CK_DZ] = max(cells[c, CK_DZ], zq1 - zq0)
     pool_vol[e] = v
     cs = BASE_DEG * (1 << ks)
     ct = BASE_S * (1 << kt)
@@ -337,8 +348,8 @@ def _file_entry(
     pool_box[e, 1] = _qhi(vf[v, F_LATMAX], lat0, sl)
     pool_box[e, 2] = _qlo(lngmin, lng0, sl)
     pool_box[e, 3] = _qhi(lngmax, lng0, sl)
-    pool_box[e, 4] = _qlo(vf[v, F_ZLO], Z_ORIGIN, Z_SCALE)
-    pool_box[e, 5] = _qhi(vf[v, F_ZHI], Z_ORIGIN, Z_SCALE)
+    pool_box[e, 4] = zq0
+    pool_box[e, 5] = zq1
     pool_box[e, 6] = _qlo(vf[v, F_T0], t0, st)
     pool_box[e, 7] = _qhi(vf[v, F_T1], t0, st)
     counters[C_LIVE_ENTRIES] += 1
@@ -431,13 +442,19 @@ def remove_volume(
                     n = cells[c, CK_N]
                     for e in range(s, s + n):
                         if pool_vol[e] == v:
-                            last = s + n - 1
-                            pool_vol[e] = pool_vol[last]
-                            for d in range(8):
-                                pool_box[e, d] = pool_box[last, d]
+                            dz = pool_box[e, 5] - pool_box[e, 4]
+                            for f in range(e, s + n - 1):  # close the gap, keeping the order
+                                pool_vol[f] = pool_vol[f + 1]
+                                for d in range(8):
+                                    pool_box[f, d] = pool_box[f + 1, d]
                             n -= 1
                             cells[c, CK_N] = n
                             counters[C_LIVE_ENTRIES] -= 1
+                            if dz >= cells[c, CK_DZ]:  # it may have been the thickest
+                                top = 0
+                                for f in range(s, s + n):
+                                    top = max(top, pool_box[f, 5] - pool_box[f, 4])
+                                cells[c, CK_DZ] = top
                             break
                     k = cells[c, CK_CLS]
                     if n == 0 and k >= 0:
@@ -608,15 +625,27 @@ def query(
                             t0c = it * ct
                             qt0c = _qlo(tlo, t0c, st)
                             qt1c = _qhi(thi, t0c, st)
+                            # entries are sorted by bottom: skip those too low to reach the query even when
+                            # as thick as the cell's thickest, stop at the first whose bottom is above it
                             s = cells[c, CK_START]
-                            for e in range(s, s + cells[c, CK_N]):
-                                # branch-free: all eight compares, one hard-to-predict branch instead of eight
+                            a = s
+                            b = s + cells[c, CK_N]
+                            zfrom = qz0 - cells[c, CK_DZ]
+                            while a < b:
+                                m = (a + b) >> 1
+                                if pool_box[m, 4] < zfrom:
+                                    a = m + 1
+                                else:
+                                    b = m
+                            for e in range(a, s + cells[c, CK_N]):
+                                if pool_box[e, 4] > qz1:
+                                    break
+                                # branch-free: all the compares, one hard-to-predict branch instead of several
                                 if not (
                                     (pool_box[e, 0] <= qa1)
                                     & (pool_box[e, 1] >= qa0)
                                     & (pool_box[e, 2] <= qb1)
                                     & (pool_box[e, 3] >= qb0)
-                                    & (pool_box[e, 4] <= qz1)
                                     & (pool_box[e, 5] >= qz0)
                                     & (pool_box[e, 6] <= qt1c)
                                     & (pool_box[e, 7] >= qt0c)
