@@ -6,10 +6,11 @@ cells of one grid level whose cells are at least as large as the volume in space
 row, lng column, time bucket). Each cell keeps its entries contiguous, in a segment of a shared pool (segments
 of MINCAP x 2^k entries, doubled when full, recycled through per-size free lists), sorted by lower altitude, so
 a query scans one contiguous run per cell, found by binary search: from the entries whose bottom could still
-reach the query (the cell knows its thickest entry) to the first whose bottom is above it. An entry is the volume's box clipped to the cell and quantised to uint16 relative to it
-(altitude on a fixed 2 m scale), rounded outward: 16 bytes, four to a cache line, and the clipping means a
-volume is a candidate only in the cells where it meets the query box. Removal takes the entry out at once
-(the cell's last entry fills the hole), so the grid holds only live volumes.
+reach the query (the cell knows its thickest entry) to the first whose bottom is above it. An entry is the
+volume's box clipped to the cell and quantised to uint16 relative to it (altitude on a fixed 2 m scale),
+rounded outward: 16 bytes, four to a cache line. Removal takes the entry out at once, so the grid holds only
+live volumes. A query first collects candidates (entries whose boxes meet its own), then runs the exact test
+on each, prefetching the rows and vertices of candidates further down the list, as those are cache misses.
 
 State arrays (owned by `VolumeIndex`, grown there):
   vf[v]  float64: radius, zlo, zhi, t0, t1, latmin, latmax, lngmin, lngmax
@@ -30,7 +31,6 @@ from numba import njit, types
 from numba.core import cgutils as _cgutils
 from numba.extending import intrinsic
 
-from ..footprint import compute_bboxes
 from ..geo import MIN_RADIUS_OF_CURVATURE_M, frame_centre, frame_params, project_point
 from ..planar import shape_distance
 
@@ -58,8 +58,6 @@ NCK = 8  #: padded: one cache line a cell
 # counters
 C_NCELLS, C_POOL_HWM, C_QUERY, C_LIVE_ENTRIES = range(4)
 NCOUNTERS = 8
-# query params
-Q_LMAX, Q_ZMAX, Q_TMAX, Q_SKIP_OWNER = range(4)
 
 cgutils: Any = _cgutils  # numba's code-generation helpers are untyped
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -467,6 +465,52 @@ def remove_volume(
 
 
 @njit(cache=True)
+def write_volumes(
+    slots: np.ndarray,
+    offsets: np.ndarray,
+    bpoints: np.ndarray,
+    radius: np.ndarray,
+    zlo: np.ndarray,
+    zhi: np.ndarray,
+    t0: np.ndarray,
+    t1: np.ndarray,
+    bbox: np.ndarray,
+    owner: np.ndarray,
+    kind: np.ndarray,
+    vf: np.ndarray,
+    vi: np.ndarray,
+    points: np.ndarray,
+    npoints: int,
+) -> int:
+    """Write a batch's footprints into rows `slots` of vf/vi and its vertices at points[npoints:] (not yet
+    filed: alive 0). owner/kind have one value per footprint or one for all. Returns the most vertices of one."""
+    most = 0
+    for j in range(slots.shape[0]):
+        v = slots[j]
+        s = offsets[j]
+        pc = offsets[j + 1] - s
+        for k in range(pc):
+            for d in range(3):
+                points[npoints + s + k, d] = bpoints[s + k, d]
+        vf[v, F_RADIUS] = radius[j]
+        vf[v, F_ZLO] = zlo[j]
+        vf[v, F_ZHI] = zhi[j]
+        vf[v, F_T0] = t0[j]
+        vf[v, F_T1] = t1[j]
+        vf[v, F_LATMIN] = bbox[j, 0]
+        vf[v, F_LATMAX] = bbox[j, 1]
+        vf[v, F_LNGMIN] = bbox[j, 2]
+        vf[v, F_LNGMAX] = bbox[j, 3]
+        vi[v, I_ALIVE] = 0
+        vi[v, I_OWNER] = owner[j if owner.shape[0] > 1 else 0]
+        vi[v, I_KIND] = kind[j if kind.shape[0] > 1 else 0]
+        vi[v, I_PSTART] = npoints + s
+        vi[v, I_PCOUNT] = pc
+        most = max(most, pc)
+    return most
+
+
+@njit(cache=True)
 def expired(vi: np.ndarray, vf: np.ndarray, count: int, now: float) -> np.ndarray:
     """Slots of live volumes whose window ended before `now`."""
     out = np.empty(count, dtype=np.int64)
@@ -526,13 +570,16 @@ def query_frame(qpoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @njit(cache=True)
 def query(
-    qpoints: np.ndarray,
-    qradius: float,
-    qzlo: float,
-    qzhi: float,
-    qt0: float,
-    qt1: float,
-    qparams: np.ndarray,
+    i: int,
+    q_offsets: np.ndarray,
+    q_points: np.ndarray,
+    q_radius: np.ndarray,
+    q_zlo: np.ndarray,
+    q_zhi: np.ndarray,
+    q_t0: np.ndarray,
+    q_t1: np.ndarray,
+    q_bbox: np.ndarray,
+    skip_owner: int,
     minima: np.ndarray,
     kind_mask: np.ndarray,
     vf: np.ndarray,
@@ -549,24 +596,30 @@ def query(
     out_vol: np.ndarray,
     out_val: np.ndarray,
 ) -> int:
-    """Every live volume within the minima of the query footprint, exactly; returns the number found.
+    """Every live volume within the minima of footprint i of a batch (given as its columns), exactly, except
+    those of `skip_owner`; returns the number found.
 
-    minima[owner] = (lateral m, vertical m, time s) for each owner; qparams holds the largest of them (used to
-    widen the search box) and the owner to skip. Results beyond out_vol's length are counted, not written,
-    so the caller can grow the buffers and ask again. out_val[k] = lateral distance m, vertical gap m, time gap s.
+    minima[owner] = (lateral m, vertical m, time s) for each owner (the largest of each widen the search box).
+    Results beyond out_vol's length are counted, not written, so the caller can grow the buffers and ask again.
+    out_val[k] = lateral distance m, vertical gap m, time gap s, and the window (start, end epoch s): the overlap
+    of the two time windows, or the gap between them.
     """
     # the query's own box, frame and projected outline
-    qoff = np.empty(2, dtype=np.int64)
-    qoff[0] = 0
-    qoff[1] = qpoints.shape[0]
-    qr = np.empty(1)
-    qr[0] = qradius
-    qbox = compute_bboxes(qoff, qpoints, qr)[0]
+    qpoints = q_points[q_offsets[i] : q_offsets[i + 1]]
+    qradius = q_radius[i]
+    qzlo = q_zlo[i]
+    qzhi = q_zhi[i]
+    qt0 = q_t0[i]
+    qt1 = q_t1[i]
+    qbox = q_bbox[i]
     frame, qring = query_frame(qpoints)
-    lmax = qparams[Q_LMAX]
-    zmax = qparams[Q_ZMAX]
-    tmax = qparams[Q_TMAX]
-    skip_owner = int(qparams[Q_SKIP_OWNER])
+    lmax = 0.0
+    zmax = 0.0
+    tmax = 0.0
+    for o in range(minima.shape[0]):
+        lmax = max(lmax, minima[o, 0])
+        zmax = max(zmax, minima[o, 1])
+        tmax = max(tmax, minima[o, 2])
     # widen the box by the largest lateral minimum (conservatively: 1% and 100 m more)
     widen = lmax * 1.01 + 100.0
     dlat = math.degrees(widen / MIN_RADIUS_OF_CURVATURE_M)
@@ -688,5 +741,9 @@ def query(
             out_val[found, 0] = d
             out_val[found, 1] = zgap
             out_val[found, 2] = tgap
+            wlo = max(qt0, vf[v, F_T0])
+            whi = min(qt1, vf[v, F_T1])
+            out_val[found, 3] = min(wlo, whi)
+            out_val[found, 4] = max(wlo, whi)
         found += 1
     return found

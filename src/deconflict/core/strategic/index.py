@@ -47,7 +47,7 @@ class VolumeIndex:
         self.level_count = np.zeros((grid.NKS, grid.NKT), dtype=np.int64)
         self.max_points = 1
         self._out_vol = np.zeros(1024, dtype=np.int64)
-        self._out_val = np.zeros((1024, 3))
+        self._out_val = np.zeros((1024, 5))
 
     # -- sizes -----------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -64,32 +64,23 @@ class VolumeIndex:
     def insert(self, batch: FootprintBatch, owner: IntArray | int, kind: IntArray | int) -> IntArray:
         """File every footprint of `batch`; returns the slot of each."""
         n = len(batch)
+        if n == 0:
+            return np.empty(0, dtype=np.int64)
         slots = self._take_slots(n)
-        counts = np.diff(batch.offsets)
-        self._reserve_points(int(counts.sum()))
-        starts = self.npoints + batch.offsets[:-1]
-        self.points[self.npoints : self.npoints + batch.points.shape[0]] = batch.points
-        self.npoints += batch.points.shape[0]
-        vf = self.vf
-        vf[slots, grid.F_RADIUS] = batch.radius
-        vf[slots, grid.F_ZLO] = batch.zlo
-        vf[slots, grid.F_ZHI] = batch.zhi
-        vf[slots, grid.F_T0] = batch.t0
-        vf[slots, grid.F_T1] = batch.t1
-        vf[slots, grid.F_LATMIN : grid.F_LNGMAX + 1] = batch.bbox
-        vi = self.vi
-        vi[slots, grid.I_ALIVE] = 0
-        vi[slots, grid.I_OWNER] = owner
-        vi[slots, grid.I_KIND] = kind
-        vi[slots, grid.I_PSTART] = starts
-        vi[slots, grid.I_PCOUNT] = counts
-        if n:
-            self.max_points = max(self.max_points, int(counts.max()))
-        if n == 1 or np.all(np.diff(slots) == 1):
-            self._file(int(slots[0]), int(slots[-1]) + 1)
+        npts = batch.points.shape[0]
+        self._reserve_points(npts)
+        most = grid.write_volumes(
+            slots, batch.offsets, batch.points, batch.radius, batch.zlo, batch.zhi, batch.t0, batch.t1, batch.bbox,
+            _ints(owner), _ints(kind), self.vf, self.vi, self.points, self.npoints,
+        )
+        self.npoints += npts
+        self.max_points = max(self.max_points, most)
+        first = int(slots[0])
+        if n == 1 or (int(slots[-1]) - first == n - 1 and np.all(np.diff(slots) == 1)):
+            self._file(first, first + n)
         else:
-            for s in slots:
-                self._file(int(s), int(s) + 1)
+            for s in slots.tolist():
+                self._file(s, s + 1)
         return slots
 
     def remove(self, slots: IntArray | list[int]) -> int:
@@ -124,21 +115,29 @@ class VolumeIndex:
         skip_owner: int = -1,
     ) -> tuple[IntArray, FloatArray]:
         """Live volumes within `minima[owner]` of footprint i of `batch`: (slots, [lateral m, vgap m, tgap s])."""
-        qpoints = batch.points[batch.offsets[i] : batch.offsets[i + 1]]
-        params = np.empty(4)
-        params[:3] = minima.max(axis=0) if minima.shape[0] else 0.0
-        params[3] = skip_owner
+        slots, rows = self.query_rows(batch, i, minima, kind_mask, skip_owner)
+        return slots, np.ascontiguousarray(rows[:, :3])
+
+    def query_rows(
+        self,
+        batch: FootprintBatch,
+        i: int,
+        minima: FloatArray,
+        kind_mask: npt.NDArray[np.uint8],
+        skip_owner: int = -1,
+    ) -> tuple[IntArray, FloatArray]:
+        """`query` with two more columns per hit: the window (start, end epoch s) over which it applies."""
         while True:
             found = grid.query(
-                qpoints, float(batch.radius[i]), float(batch.zlo[i]), float(batch.zhi[i]), float(batch.t0[i]),
-                float(batch.t1[i]), params, minima, kind_mask, self.vf, self.vi, self.points, self.stamp,
-                self.hkeys, self.hvals, self.cells, self.pool_vol, self.pool_box, self.counters,
-                self.level_count, self._out_vol, self._out_val,
+                i, batch.offsets, batch.points, batch.radius, batch.zlo, batch.zhi, batch.t0, batch.t1, batch.bbox,
+                skip_owner, minima, kind_mask, self.vf, self.vi, self.points, self.stamp, self.hkeys, self.hvals,
+                self.cells, self.pool_vol, self.pool_box, self.counters, self.level_count, self._out_vol,
+                self._out_val,
             )
             if found <= self._out_vol.shape[0]:
                 return self._out_vol[:found].copy(), self._out_val[:found].copy()
             self._out_vol = np.zeros(2 * found, dtype=np.int64)
-            self._out_val = np.zeros((2 * found, 3))
+            self._out_val = np.zeros((2 * found, 5))
 
     # -- storage management ----------------------------------------------------------------------------
     def _take_slots(self, n: int) -> IntArray:
@@ -149,7 +148,8 @@ class VolumeIndex:
             self.vf = _grow(self.vf, rows)
             self.vi = _grow(self.vi, rows)
             self.stamp = _grow(self.stamp, rows)
-        slots = np.array(reuse + list(range(self.count, self.count + fresh)), dtype=np.int64)
+        fresh_slots = np.arange(self.count, self.count + fresh, dtype=np.int64)
+        slots = np.concatenate((np.array(reuse, dtype=np.int64), fresh_slots)) if reuse else fresh_slots
         self.count += fresh
         return slots
 
@@ -189,6 +189,10 @@ class VolumeIndex:
             self.cells = _grow(self.cells, max(2 * self.cells.shape[0], ncells + need))
         if 2 * (ncells + need) > self.hkeys.shape[0]:
             self.hkeys, self.hvals = grid.rehash(self.cells, ncells, _pow2(4 * (ncells + need)))
+
+
+def _ints(x: IntArray | int) -> IntArray:
+    return np.asarray(x, dtype=np.int64).reshape(-1)
 
 
 def _pow2(n: int) -> int:
