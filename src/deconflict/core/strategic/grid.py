@@ -1,22 +1,24 @@
 """The strategic index's kernels (numba): a multi-resolution 4D grid over volumes held in flat arrays.
 
 Why this shape: one query must touch few memory lines. Each volume is filed, with a copy of its 4D box, in the
-cells of one grid level whose cells are at least as large as the volume in space (0.25 deg x 2^ks) and in time
-(1 h x 2^kt); so it sits in at most 2 x 2 x 2 cells. Cells live in an open-addressing hash keyed by (level, lat
-row, lng column, time bucket). Each cell keeps its entries contiguous, in a segment of a shared pool (segments
-of MINCAP x 2^k entries, doubled when full, recycled through per-size free lists), sorted by lower altitude, so
-a query scans one contiguous run per cell, found by binary search: from the entries whose bottom could still
-reach the query (the cell knows its thickest entry) to the first whose bottom is above it. An entry is the
-volume's box clipped to the cell and quantised to uint16 relative to it (altitude on a fixed 2 m scale),
-rounded outward: 16 bytes, four to a cache line. Removal takes the entry out at once, so the grid holds only
-live volumes. A query first collects candidates (entries whose boxes meet its own), then runs the exact test
-on each, prefetching the rows and vertices of candidates further down the list, as those are cache misses.
+cells of one grid level whose cells are at least as large as the volume in space (0.25 deg x 2^ks) and in time (1 h
+x 2^kt); so it sits in at most 2 x 2 x 2 cells. Cells live in an open-addressing hash keyed by (level, lat row, lng
+column, time bucket). Each cell keeps its entries contiguous, in a segment of a shared pool (segments of MINCAP x
+2^k entries, doubled when full, recycled through per-size free lists), sorted by lower altitude, so a query scans
+one contiguous run per cell, found by binary search: from the entries whose bottom could still reach the query (the
+cell knows its thickest entry) to the first whose bottom is above it. An entry is the volume's box clipped to the
+cell and quantised to 15 bits relative to it (altitude on a fixed 2 m scale), rounded outward: 16 bytes, four to a
+cache line, tested against the query's box in a few word operations. Removal takes the entry out at once, so the
+grid holds only live volumes. A query first collects candidates (entries whose boxes meet its own), then runs the
+exact test on each, prefetching the rows and vertices of candidates further down the list, as those are cache
+misses.
 
 State arrays (owned by `VolumeIndex`, grown there):
   vf[v]  float64: radius, zlo, zhi, t0, t1, latmin, latmax, lngmin, lngmax
   vi[v]  int64:   alive, owner, kind, first point, point count
   points float64[:, 3] ECEF vertices; cells int64[c]: key, segment start, segment class, entries, thickest
-  pool_vol int32[p]; pool_box uint16[p, 8]: lat lo/hi, lng lo/hi, z lo/hi, t lo/hi; free_head int64[NCLASS]
+  pool_vol int32[p]; pool_box uint64[p, 2]: lower and upper corner, four 16-bit lanes each (lat, lng, z, t;
+    values 0..QMAX < 2^15; the upper corner has each lane's top bit set: see `_meets`); free_head int64[NCLASS]
   counters int64: see the C_* constants; level_count int64[NKS, NKT]
 """
 
@@ -36,10 +38,11 @@ from ..planar import shape_distance
 
 MINCAP = 4  #: entries in the smallest segment; segment class k holds MINCAP << k
 NCLASS = 32
-QMAX = 65535  #: quantised coordinates run 0..QMAX across a cell
+QMAX = 32767  #: quantised coordinates run 0..QMAX across a cell (15 bits: see `_meets`)
 QEPS = 1e-3  #: quantisation rounding margin (in quantisation steps) against float noise
 Z_ORIGIN = -2_000.0  #: altitude quantisation: 2 m steps from here (clamped; the top step stands for above)
 Z_SCALE = 0.5
+LANE_TOP = np.uint64(0x8000800080008000)
 BASE_DEG = 0.25
 BASE_S = 3600.0
 NKS = 11
@@ -62,6 +65,8 @@ NCOUNTERS = 8
 cgutils: Any = _cgutils  # numba's code-generation helpers are untyped
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 PF_FAR = 40  #: the query prefetches a candidate's vi/vf rows this many candidates ahead ...
+PF_CELL = 2  #: the scan fetches the segments of the cells this many ahead of the one it scans ...
+PF_SEGMENT = 256  #: ... up to this many entries of each
 PF_NEAR = 12  #: ... and its vertices this many ahead (its vi row, which says where they are, is in cache by then)
 
 
@@ -217,6 +222,26 @@ def _qhi(x: float, origin: float, scale: float) -> int:
     return min(max(q, 0), QMAX)
 
 
+@njit(cache=True, inline="always")
+def _pack(lat: int, lng: int, z: int, t: int) -> np.uint64:
+    return np.uint64(lat) | (np.uint64(lng) << np.uint64(16)) | (np.uint64(z) << np.uint64(32)) | (
+        np.uint64(t) << np.uint64(48)
+    )
+
+
+@njit(cache=True, inline="always")
+def _zlane(w: np.uint64) -> int:
+    return np.int64((w >> np.uint64(32)) & np.uint64(0x7FFF))
+
+
+@njit(cache=True, inline="always")
+def _meets(lo: np.uint64, hi_top: np.uint64, qlo: np.uint64, qhi_top: np.uint64) -> bool:
+    """Whether two quantised boxes meet in every lane: lo <= qhi and hi >= qlo lane by lane. With the top bit
+    of each lane of hi_top/qhi_top set and every value below 2^15, each lane of (hi_top - qlo) is 2^15 + hi - qlo:
+    no borrow crosses lanes, and the lane's top bit survives exactly when hi >= qlo."""
+    return ((qhi_top - lo) & (hi_top - qlo) & LANE_TOP) == LANE_TOP
+
+
 @njit(cache=True)
 def space_needed(
     vf: np.ndarray, v: int, hkeys: np.ndarray, hvals: np.ndarray, cells: np.ndarray
@@ -280,8 +305,8 @@ def _move_segment(
     n = cells[c, CK_N]
     for j in range(n):
         pool_vol[s + j] = pool_vol[old + j]
-        for d in range(8):
-            pool_box[s + j, d] = pool_box[old + j, d]
+        pool_box[s + j, 0] = pool_box[old + j, 0]
+        pool_box[s + j, 1] = pool_box[old + j, 1]
     if cells[c, CK_CLS] >= 0:
         _free(old, cells[c, CK_CLS], pool_vol, free_head)
     cells[c, CK_START] = s
@@ -327,10 +352,10 @@ def _file_entry(
     zq0 = _qlo(vf[v, F_ZLO], Z_ORIGIN, Z_SCALE)
     zq1 = _qhi(vf[v, F_ZHI], Z_ORIGIN, Z_SCALE)
     e = s + n
-    while e > s and pool_box[e - 1, 4] > zq0:  # keep the segment sorted by lower altitude
+    while e > s and _zlane(pool_box[e - 1, 0]) > zq0:  # keep the segment sorted by lower altitude
         pool_vol[e] = pool_vol[e - 1]
-        for d in range(8):
-            pool_box[e, d] = pool_box[e - 1, d]
+        pool_box[e, 0] = pool_box[e - 1, 0]
+        pool_box[e, 1] = pool_box[e - 1, 1]
         e -= 1
     cells[c, CK_N] = n + 1
     cells[c, CK_DZ] = max(cells[c, CK_DZ], zq1 - zq0)
@@ -342,14 +367,12 @@ def _file_entry(
     lat0 = iy * cs - 90.0
     lng0 = ix * cs - 180.0
     t0 = it * ct
-    pool_box[e, 0] = _qlo(vf[v, F_LATMIN], lat0, sl)
-    pool_box[e, 1] = _qhi(vf[v, F_LATMAX], lat0, sl)
-    pool_box[e, 2] = _qlo(lngmin, lng0, sl)
-    pool_box[e, 3] = _qhi(lngmax, lng0, sl)
-    pool_box[e, 4] = zq0
-    pool_box[e, 5] = zq1
-    pool_box[e, 6] = _qlo(vf[v, F_T0], t0, st)
-    pool_box[e, 7] = _qhi(vf[v, F_T1], t0, st)
+    pool_box[e, 0] = _pack(
+        _qlo(vf[v, F_LATMIN], lat0, sl), _qlo(lngmin, lng0, sl), zq0, _qlo(vf[v, F_T0], t0, st)
+    )
+    pool_box[e, 1] = LANE_TOP | _pack(
+        _qhi(vf[v, F_LATMAX], lat0, sl), _qhi(lngmax, lng0, sl), zq1, _qhi(vf[v, F_T1], t0, st)
+    )
     counters[C_LIVE_ENTRIES] += 1
 
 
@@ -440,18 +463,18 @@ def remove_volume(
                     n = cells[c, CK_N]
                     for e in range(s, s + n):
                         if pool_vol[e] == v:
-                            dz = pool_box[e, 5] - pool_box[e, 4]
+                            dz = _zlane(pool_box[e, 1]) - _zlane(pool_box[e, 0])
                             for f in range(e, s + n - 1):  # close the gap, keeping the order
                                 pool_vol[f] = pool_vol[f + 1]
-                                for d in range(8):
-                                    pool_box[f, d] = pool_box[f + 1, d]
+                                pool_box[f, 0] = pool_box[f + 1, 0]
+                                pool_box[f, 1] = pool_box[f + 1, 1]
                             n -= 1
                             cells[c, CK_N] = n
                             counters[C_LIVE_ENTRIES] -= 1
                             if dz >= cells[c, CK_DZ]:  # it may have been the thickest
                                 top = 0
                                 for f in range(s, s + n):
-                                    top = max(top, pool_box[f, 5] - pool_box[f, 4])
+                                    top = max(top, _zlane(pool_box[f, 1]) - _zlane(pool_box[f, 0]))
                                 cells[c, CK_DZ] = top
                             break
                     k = cells[c, CK_CLS]
@@ -569,6 +592,24 @@ def query_frame(qpoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True)
+def _grown(a: np.ndarray, n: int) -> np.ndarray:
+    out = np.empty(2 * a.shape[0], dtype=a.dtype)
+    out[:n] = a[:n]
+    return out
+
+
+@njit(cache=True, inline="always")
+def _prefetch_segment(c: int, cells: np.ndarray, pool_box: np.ndarray, pool_vol: np.ndarray) -> None:
+    """Fetch (the first PF_SEGMENT entries of) cell c's segment ahead of its scan."""
+    s = cells[c, CK_START]
+    n = min(cells[c, CK_N], PF_SEGMENT)
+    for e in range(s, s + n, 4):  # 16-byte entries: four to a cache line
+        _prefetch(pool_box, e, 0)
+    for e in range(s, s + n, 16):
+        _prefetch(pool_vol, e, 0)
+
+
+@njit(cache=True)
 def query(
     i: int,
     q_offsets: np.ndarray,
@@ -643,11 +684,13 @@ def query(
     found = 0
     cap = out_vol.shape[0]
     ring = np.empty((1, 2))
-    # pass 1: scan the cells; entries whose boxes meet the query's are candidates (a volume may repeat)
-    cand = np.empty(1024, dtype=np.int64)
-    ncand = 0
+    # pass 1a: look the cells up (independent probes: the CPU overlaps their misses), fetching their rows
     qz0 = _qlo(zlo, Z_ORIGIN, Z_SCALE)
     qz1 = _qhi(zhi, Z_ORIGIN, Z_SCALE)
+    ncell = 0
+    cl_c = np.empty(128, dtype=np.int64)
+    cl_lo = np.empty(128, dtype=np.uint64)
+    cl_hi = np.empty(128, dtype=np.uint64)
     for ks in range(NKS):
         cs = BASE_DEG * (1 << ks)
         sl = QMAX / cs
@@ -675,41 +718,51 @@ def query(
                             c = lookup(hkeys, hvals, cell_key(ks, kt, iy, ix, it))
                             if c < 0:
                                 continue
+                            _prefetch(cells, c, 0)
+                            if ncell == cl_c.shape[0]:
+                                cl_c = _grown(cl_c, ncell)
+                                cl_lo = _grown(cl_lo, ncell)
+                                cl_hi = _grown(cl_hi, ncell)
                             t0c = it * ct
-                            qt0c = _qlo(tlo, t0c, st)
-                            qt1c = _qhi(thi, t0c, st)
-                            # entries are sorted by bottom: skip those too low to reach the query even when
-                            # as thick as the cell's thickest, stop at the first whose bottom is above it
-                            s = cells[c, CK_START]
-                            a = s
-                            b = s + cells[c, CK_N]
-                            zfrom = qz0 - cells[c, CK_DZ]
-                            while a < b:
-                                m = (a + b) >> 1
-                                if pool_box[m, 4] < zfrom:
-                                    a = m + 1
-                                else:
-                                    b = m
-                            for e in range(a, s + cells[c, CK_N]):
-                                if pool_box[e, 4] > qz1:
-                                    break
-                                # branch-free: all the compares, one hard-to-predict branch instead of several
-                                if not (
-                                    (pool_box[e, 0] <= qa1)
-                                    & (pool_box[e, 1] >= qa0)
-                                    & (pool_box[e, 2] <= qb1)
-                                    & (pool_box[e, 3] >= qb0)
-                                    & (pool_box[e, 5] >= qz0)
-                                    & (pool_box[e, 6] <= qt1c)
-                                    & (pool_box[e, 7] >= qt0c)
-                                ):
-                                    continue
-                                if ncand == cand.shape[0]:
-                                    grown = np.empty(2 * ncand, dtype=np.int64)
-                                    grown[:ncand] = cand
-                                    cand = grown
-                                cand[ncand] = pool_vol[e]
-                                ncand += 1
+                            cl_c[ncell] = c
+                            cl_lo[ncell] = _pack(qa0, qb0, qz0, _qlo(tlo, t0c, st))
+                            cl_hi[ncell] = LANE_TOP | _pack(qa1, qb1, qz1, _qhi(thi, t0c, st))
+                            ncell += 1
+    # pass 1b: scan each cell's run, fetching the segments of the cells PF_CELL further on; entries whose boxes
+    # meet the query's are candidates (a volume may repeat)
+    cand = np.empty(1024, dtype=np.int64)
+    ncand = 0
+    for j in range(min(PF_CELL, ncell)):
+        _prefetch_segment(cl_c[j], cells, pool_box, pool_vol)
+    for j in range(ncell):
+        if j + PF_CELL < ncell:
+            _prefetch_segment(cl_c[j + PF_CELL], cells, pool_box, pool_vol)
+        c = cl_c[j]
+        qlo_w = cl_lo[j]
+        qhi_w = cl_hi[j]
+        # entries are sorted by bottom: skip those too low to reach the query even when as thick as the cell's
+        # thickest, stop at the first whose bottom is above it
+        s = cells[c, CK_START]
+        end = s + cells[c, CK_N]
+        a = s
+        b = end
+        zfrom = qz0 - cells[c, CK_DZ]
+        while a < b:
+            m = (a + b) >> 1
+            if _zlane(pool_box[m, 0]) < zfrom:
+                a = m + 1
+            else:
+                b = m
+        for e in range(a, end):
+            lo_w = pool_box[e, 0]
+            if _zlane(lo_w) > qz1:
+                break
+            if not _meets(lo_w, pool_box[e, 1], qlo_w, qhi_w):
+                continue
+            if ncand == cand.shape[0]:
+                cand = _grown(cand, ncand)
+            cand[ncand] = pool_vol[e]
+            ncand += 1
     # pass 2: exact tests, fetching rows and vertices of later candidates ahead (these are cache misses)
     for j in range(ncand):
         if j + PF_FAR < ncand:

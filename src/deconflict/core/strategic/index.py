@@ -41,7 +41,7 @@ class VolumeIndex:
         self.cells = np.zeros((ncells, grid.NCK), dtype=np.int64)
         self.hkeys, self.hvals = grid.rehash(self.cells, 0, _pow2(4 * ncells))
         self.pool_vol = np.zeros(max(capacity * 6, 1024), dtype=np.int32)
-        self.pool_box = np.zeros((self.pool_vol.shape[0], 8), dtype=np.uint16)
+        self.pool_box = np.zeros((self.pool_vol.shape[0], 2), dtype=np.uint64)
         self.free_head = np.full(grid.NCLASS, -1, dtype=np.int64)
         self.counters = np.zeros(grid.NCOUNTERS, dtype=np.int64)
         self.level_count = np.zeros((grid.NKS, grid.NKT), dtype=np.int64)
