@@ -753,16 +753,15 @@ def query(
                 a = m + 1
             else:
                 b = m
+        while cand.shape[0] < ncand + (end - a):
+            cand = _grown(cand, ncand)
         for e in range(a, end):
             lo_w = pool_box[e, 0]
             if _zlane(lo_w) > qz1:
                 break
-            if not _meets(lo_w, pool_box[e, 1], qlo_w, qhi_w):
-                continue
-            if ncand == cand.shape[0]:
-                cand = _grown(cand, ncand)
+            # branch-free: always write, advance only on a hit (a quarter of them, at random: no prediction)
             cand[ncand] = pool_vol[e]
-            ncand += 1
+            ncand += _meets(lo_w, pool_box[e, 1], qlo_w, qhi_w)
     # pass 2: exact tests, fetching rows and vertices of later candidates ahead (these are cache misses)
     for j in range(ncand):
         if j + PF_FAR < ncand:
