@@ -545,6 +545,29 @@ def expired(vi: np.ndarray, vf: np.ndarray, count: int, now: float) -> np.ndarra
     return out[:m]
 
 
+@njit(cache=True, inline="always")
+def _project(frame: np.ndarray, inv_m: float, inv_n: float, x: float, y: float, z: float) -> tuple[float, float]:
+    """`geo.project_point` with half the divisions and, for chords under 4% of the radius (255 km), the arcsine as
+    its series (to double precision): the exact test projects every vertex of every candidate."""
+    dx = x - frame[0]
+    dy = y - frame[1]
+    dz = z - frame[2]
+    e = dx * frame[3] + dy * frame[4] + dz * frame[5]
+    n = dx * frame[6] + dy * frame[7] + dz * frame[8]
+    hz2 = e * e + n * n
+    if hz2 == 0.0:
+        return 0.0, 0.0
+    r = hz2 / (n * n * inv_m + e * e * inv_n)  # radius of curvature in the azimuth
+    half = 0.5 * math.sqrt(dx * dx + dy * dy + dz * dz) / r
+    if half < 0.02:  # asin by its series: the first term left out is below 3e-19 relative
+        h2 = half * half
+        a = half * (1.0 + h2 * (1.0 / 6.0 + h2 * (3.0 / 40.0 + h2 * (5.0 / 112.0 + h2 * (35.0 / 1152.0)))))
+    else:
+        a = math.asin(min(half, 1.0))
+    k = 2.0 * r * a / math.sqrt(hz2)
+    return k * e, k * n
+
+
 @njit(cache=True)
 def exact_test(
     frame: np.ndarray,
@@ -572,8 +595,10 @@ def exact_test(
         return -1.0, 0.0, 0.0
     ps = vi[v, I_PSTART]
     pc = vi[v, I_PCOUNT]
+    inv_m = 1.0 / frame[12]
+    inv_n = 1.0 / frame[13]
     for j in range(pc):
-        ring[j, 0], ring[j, 1] = project_point(frame, points[ps + j, 0], points[ps + j, 1], points[ps + j, 2])
+        ring[j, 0], ring[j, 1] = _project(frame, inv_m, inv_n, points[ps + j, 0], points[ps + j, 1], points[ps + j, 2])
     d = shape_distance(qring, qradius, ring[:pc], vf[v, F_RADIUS])
     if d > minima[owner, 0] + LATERAL_EPS_M:
         return -1.0, 0.0, 0.0
