@@ -276,8 +276,12 @@ class StrategicEngine:
             self._slot_decl = np.concatenate((self._slot_decl, np.full(n - self._slot_decl.shape[0], -1)))
             self._slot_volume = np.concatenate((self._slot_volume, np.zeros(n - self._slot_volume.shape[0], np.int64)))
         if len(slots) == 1:
-            self._slot_decl[slots[0]] = first
-            self._slot_volume[slots[0]] = np.arange(len(slots[0]))
+            if slots[0].shape[0] == 1:  # one declaration of one volume: the common upsert
+                self._slot_decl[int(slots[0][0])] = first
+                self._slot_volume[int(slots[0][0])] = 0
+            else:
+                self._slot_decl[slots[0]] = first
+                self._slot_volume[slots[0]] = np.arange(len(slots[0]))
         else:
             counts = np.array([len(s) for s in slots], dtype=np.int64)
             flat = np.concatenate(slots) if slots else np.empty(0, dtype=np.int64)

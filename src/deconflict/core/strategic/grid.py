@@ -534,6 +534,45 @@ def write_volumes(
 
 
 @njit(cache=True)
+def write_and_file(
+    slots: np.ndarray,
+    offsets: np.ndarray,
+    bpoints: np.ndarray,
+    radius: np.ndarray,
+    zlo: np.ndarray,
+    zhi: np.ndarray,
+    t0: np.ndarray,
+    t1: np.ndarray,
+    bbox: np.ndarray,
+    owner: np.ndarray,
+    kind: np.ndarray,
+    npoints: int,
+    contiguous: bool,
+    vf: np.ndarray,
+    vi: np.ndarray,
+    points: np.ndarray,
+    hkeys: np.ndarray,
+    hvals: np.ndarray,
+    cells: np.ndarray,
+    pool_vol: np.ndarray,
+    pool_box: np.ndarray,
+    free_head: np.ndarray,
+    counters: np.ndarray,
+    level_count: np.ndarray,
+) -> tuple[int, int]:
+    """`write_volumes`, then, when the slots are contiguous, `insert_volumes` over them: (most vertices of one
+    footprint, the first slot not filed)."""
+    most = write_volumes(slots, offsets, bpoints, radius, zlo, zhi, t0, t1, bbox, owner, kind, vf, vi, points, npoints)
+    if not contiguous:
+        return most, slots[0]
+    filed = insert_volumes(
+        slots[0], slots[0] + slots.shape[0], vf, vi, hkeys, hvals, cells, pool_vol, pool_box, free_head, counters,
+        level_count,
+    )
+    return most, filed
+
+
+@njit(cache=True)
 def expired(vi: np.ndarray, vf: np.ndarray, count: int, now: float) -> np.ndarray:
     """Slots of live volumes whose window ended before `now`."""
     out = np.empty(count, dtype=np.int64)

@@ -69,15 +69,18 @@ class VolumeIndex:
         slots = self._take_slots(n)
         npts = batch.points.shape[0]
         self._reserve_points(npts)
-        most = grid.write_volumes(
+        first = int(slots[0])
+        contiguous = n == 1 or (int(slots[-1]) - first == n - 1 and bool(np.all(np.diff(slots) == 1)))
+        # one kernel call writes the rows and, when the slots are contiguous, files them as far as room allows
+        most, filed = grid.write_and_file(
             slots, batch.offsets, batch.points, batch.radius, batch.zlo, batch.zhi, batch.t0, batch.t1, batch.bbox,
-            _ints(owner), _ints(kind), self.vf, self.vi, self.points, self.npoints,
+            _ints(owner), _ints(kind), self.npoints, contiguous, self.vf, self.vi, self.points, self.hkeys,
+            self.hvals, self.cells, self.pool_vol, self.pool_box, self.free_head, self.counters, self.level_count,
         )
         self.npoints += npts
-        self.max_points = max(self.max_points, most)
-        first = int(slots[0])
-        if n == 1 or (int(slots[-1]) - first == n - 1 and np.all(np.diff(slots) == 1)):
-            self._file(first, first + n)
+        self.max_points = max(self.max_points, int(most))
+        if contiguous:
+            self._file(int(filed), first + n)
         else:
             for s in slots.tolist():
                 self._file(s, s + 1)
@@ -141,6 +144,9 @@ class VolumeIndex:
 
     # -- storage management ----------------------------------------------------------------------------
     def _take_slots(self, n: int) -> IntArray:
+        if not self.free_slots and self.count + n <= self.vf.shape[0]:
+            self.count += n
+            return np.arange(self.count - n, self.count, dtype=np.int64)
         reuse = [self.free_slots.pop() for _ in range(min(n, len(self.free_slots)))]
         fresh = n - len(reuse)
         if self.count + fresh > self.vf.shape[0]:
@@ -191,7 +197,14 @@ class VolumeIndex:
             self.hkeys, self.hvals = grid.rehash(self.cells, ncells, _pow2(4 * (ncells + need)))
 
 
+_ONE = np.zeros(1, dtype=np.int64)
+
+
 def _ints(x: IntArray | int) -> IntArray:
+    if isinstance(x, int | np.integer):
+        one = _ONE.copy()
+        one[0] = x
+        return one
     return np.asarray(x, dtype=np.int64).reshape(-1)
 
 
