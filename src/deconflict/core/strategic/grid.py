@@ -490,6 +490,7 @@ def remove_volume(
 @njit(cache=True)
 def write_volumes(
     slots: np.ndarray,
+    order: np.ndarray,
     offsets: np.ndarray,
     bpoints: np.ndarray,
     radius: np.ndarray,
@@ -505,16 +506,19 @@ def write_volumes(
     points: np.ndarray,
     npoints: int,
 ) -> int:
-    """Write a batch's footprints into rows `slots` of vf/vi and its vertices at points[npoints:] (not yet
-    filed: alive 0). owner/kind have one value per footprint or one for all. Returns the most vertices of one."""
+    """Write a batch's footprints into rows `slots` of vf/vi and their vertices from points[npoints:], in the
+    order of `order` (not yet filed: alive 0). owner/kind have one value per footprint or one for all. Returns
+    the most vertices of one."""
     most = 0
-    for j in range(slots.shape[0]):
+    at = npoints
+    for i in range(order.shape[0]):
+        j = order[i]
         v = slots[j]
         s = offsets[j]
         pc = offsets[j + 1] - s
         for k in range(pc):
             for d in range(3):
-                points[npoints + s + k, d] = bpoints[s + k, d]
+                points[at + k, d] = bpoints[s + k, d]
         vf[v, F_RADIUS] = radius[j]
         vf[v, F_ZLO] = zlo[j]
         vf[v, F_ZHI] = zhi[j]
@@ -527,8 +531,9 @@ def write_volumes(
         vi[v, I_ALIVE] = 0
         vi[v, I_OWNER] = owner[j if owner.shape[0] > 1 else 0]
         vi[v, I_KIND] = kind[j if kind.shape[0] > 1 else 0]
-        vi[v, I_PSTART] = npoints + s
+        vi[v, I_PSTART] = at
         vi[v, I_PCOUNT] = pc
+        at += pc
         most = max(most, pc)
     return most
 
@@ -536,6 +541,7 @@ def write_volumes(
 @njit(cache=True)
 def write_and_file(
     slots: np.ndarray,
+    order: np.ndarray,
     offsets: np.ndarray,
     bpoints: np.ndarray,
     radius: np.ndarray,
@@ -547,7 +553,7 @@ def write_and_file(
     owner: np.ndarray,
     kind: np.ndarray,
     npoints: int,
-    contiguous: bool,
+    first: int,
     vf: np.ndarray,
     vi: np.ndarray,
     points: np.ndarray,
@@ -560,16 +566,41 @@ def write_and_file(
     counters: np.ndarray,
     level_count: np.ndarray,
 ) -> tuple[int, int]:
-    """`write_volumes`, then, when the slots are contiguous, `insert_volumes` over them: (most vertices of one
-    footprint, the first slot not filed)."""
-    most = write_volumes(slots, offsets, bpoints, radius, zlo, zhi, t0, t1, bbox, owner, kind, vf, vi, points, npoints)
-    if not contiguous:
-        return most, slots[0]
+    """`write_volumes`, then, when the slots are first..first+n-1 (first >= 0), `insert_volumes` over them:
+    (most vertices of one footprint, the first slot not filed)."""
+    most = write_volumes(
+        slots, order, offsets, bpoints, radius, zlo, zhi, t0, t1, bbox, owner, kind, vf, vi, points, npoints
+    )
+    if first < 0:
+        return most, first
     filed = insert_volumes(
-        slots[0], slots[0] + slots.shape[0], vf, vi, hkeys, hvals, cells, pool_vol, pool_box, free_head, counters,
+        first, first + slots.shape[0], vf, vi, hkeys, hvals, cells, pool_vol, pool_box, free_head, counters,
         level_count,
     )
     return most, filed
+
+
+@njit(cache=True)
+def locality_order(bbox: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+    """An order of footprints that groups them by the first grid cell they are filed in (level, time bucket,
+    row, column): slots given in this order put the rows and vertices of a cell's volumes side by side, so a
+    query's candidates share cache lines and pages."""
+    n = bbox.shape[0]
+    keys = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        extent = max(bbox[j, 1] - bbox[j, 0], bbox[j, 3] - bbox[j, 2])
+        ks = 0
+        while ks < NKS - 1 and BASE_DEG * (1 << ks) < extent:
+            ks += 1
+        kt = 0
+        while kt < NKT - 1 and BASE_S * (1 << kt) < t1[j] - t0[j]:
+            kt += 1
+        cs = BASE_DEG * (1 << ks)
+        r0, _ = _rows(bbox[j, 0], bbox[j, 1], cs)
+        c0, _ = _cols(bbox[j, 2], min(bbox[j, 3], 180.0), cs)
+        it = math.floor(t0[j] / (BASE_S * (1 << kt)))
+        keys[j] = ((ks * NKT + kt) << 56) | ((it & 0xFFFFF) << 24) | ((r0 & 0xFFF) << 12) | (c0 & 0xFFF)
+    return np.argsort(keys, kind="mergesort")
 
 
 @njit(cache=True)

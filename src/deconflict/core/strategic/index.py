@@ -66,16 +66,26 @@ class VolumeIndex:
         n = len(batch)
         if n == 0:
             return np.empty(0, dtype=np.int64)
+        fresh = not self.free_slots
         slots = self._take_slots(n)
         npts = batch.points.shape[0]
         self._reserve_points(npts)
         first = int(slots[0])
-        contiguous = n == 1 or (int(slots[-1]) - first == n - 1 and bool(np.all(np.diff(slots) == 1)))
+        if n >= LOCALITY_BATCH and fresh:
+            # a bulk load: fresh slots handed out grouped by grid cell (see `grid.locality_order`)
+            order = grid.locality_order(batch.bbox, batch.t0, batch.t1)
+            slots = np.empty(n, dtype=np.int64)
+            slots[order] = np.arange(first, first + n)
+            contiguous = True
+        else:
+            order = np.arange(n)
+            contiguous = n == 1 or (int(slots[-1]) - first == n - 1 and bool(np.all(np.diff(slots) == 1)))
         # one kernel call writes the rows and, when the slots are contiguous, files them as far as room allows
         most, filed = grid.write_and_file(
-            slots, batch.offsets, batch.points, batch.radius, batch.zlo, batch.zhi, batch.t0, batch.t1, batch.bbox,
-            _ints(owner), _ints(kind), self.npoints, contiguous, self.vf, self.vi, self.points, self.hkeys,
-            self.hvals, self.cells, self.pool_vol, self.pool_box, self.free_head, self.counters, self.level_count,
+            slots, order, batch.offsets, batch.points, batch.radius, batch.zlo, batch.zhi, batch.t0, batch.t1,
+            batch.bbox, _ints(owner), _ints(kind), self.npoints, first if contiguous else -1, self.vf, self.vi,
+            self.points, self.hkeys, self.hvals, self.cells, self.pool_vol, self.pool_box, self.free_head,
+            self.counters, self.level_count,
         )
         self.npoints += npts
         self.max_points = max(self.max_points, int(most))
@@ -198,6 +208,7 @@ class VolumeIndex:
 
 
 _ONE = np.zeros(1, dtype=np.int64)
+LOCALITY_BATCH = 256  #: batches at least this large (bulk loads) get their slots in grid-cell order
 
 
 def _ints(x: IntArray | int) -> IntArray:
