@@ -667,9 +667,17 @@ def exact_test(
     pc = vi[v, I_PCOUNT]
     inv_m = 1.0 / frame[12]
     inv_n = 1.0 / frame[13]
-    for j in range(pc):
-        ring[j, 0], ring[j, 1] = _project(frame, inv_m, inv_n, points[ps + j, 0], points[ps + j, 1], points[ps + j, 2])
-    d = shape_distance(qring, qradius, ring[:pc], vf[v, F_RADIUS])
+    vradius = vf[v, F_RADIUS]
+    if qradius > 0.0 and vradius > 0.0:  # two circles (the most common pair): shape_distance's first case, inline
+        x, y = _project(frame, inv_m, inv_n, points[ps, 0], points[ps, 1], points[ps, 2])
+        d = math.hypot(qring[0, 0] - x, qring[0, 1] - y) - qradius - vradius
+        d = d if d > 0.0 else 0.0
+    else:
+        for j in range(pc):
+            ring[j, 0], ring[j, 1] = _project(
+                frame, inv_m, inv_n, points[ps + j, 0], points[ps + j, 1], points[ps + j, 2]
+            )
+        d = shape_distance(qring, qradius, ring[:pc], vradius)
     if d > minima[owner, 0] + LATERAL_EPS_M:
         return -1.0, 0.0, 0.0
     return d, max(zgap, 0.0), max(tgap, 0.0)
