@@ -9,9 +9,11 @@ one contiguous run per cell, found by binary search: from the entries whose bott
 cell knows its thickest entry) to the first whose bottom is above it. An entry is the volume's box clipped to the
 cell and quantised to 15 bits relative to it (altitude on a fixed 2 m scale), rounded outward: 16 bytes, four to a
 cache line, tested against the query's box in a few word operations. Removal takes the entry out at once, so the
-grid holds only live volumes. A query first collects candidates (entries whose boxes meet its own), then runs the
-exact test on each, prefetching the rows and vertices of candidates further down the list, as those are cache
-misses.
+grid holds only live volumes. A query looks its cells up, then scans them (prefetching the segments of the cells
+ahead), collecting candidates: entries whose boxes meet its own. It drops repeats (a volume filed in several of its
+cells) with a small hash set, then runs the exact test on each candidate, prefetching the rows and vertices of
+candidates further down the list, as those are cache misses. Bulk loads give volumes their slots grouped by cell,
+so a cell's candidates lie side by side.
 
 State arrays (owned by `VolumeIndex`, grown there):
   vf[v]  float64: radius, zlo, zhi, t0, t1, latmin, latmax, lngmin, lngmax
@@ -64,10 +66,10 @@ NCOUNTERS = 8
 
 cgutils: Any = _cgutils  # numba's code-generation helpers are untyped
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-PF_FAR = 40  #: the query prefetches a candidate's vi/vf rows this many candidates ahead ...
+PF_FAR = 16  #: the query prefetches a candidate's vi/vf rows this many candidates ahead ...
 PF_CELL = 2  #: the scan fetches the segments of the cells this many ahead of the one it scans ...
 PF_SEGMENT = 256  #: ... up to this many entries of each
-PF_NEAR = 12  #: ... and its vertices this many ahead (its vi row, which says where they are, is in cache by then)
+PF_NEAR = 5  #: ... and its vertices this many ahead (its vi row, which says where they are, is in cache by then)
 
 
 def _prefetch_typer(typingctx: Any, arr: Any, i: Any, j: Any) -> Any:
@@ -729,7 +731,6 @@ def query(
     vf: np.ndarray,
     vi: np.ndarray,
     points: np.ndarray,
-    stamp: np.ndarray,
     hkeys: np.ndarray,
     hvals: np.ndarray,
     cells: np.ndarray,
@@ -783,7 +784,6 @@ def query(
     tlo = qt0 - tmax
     thi = qt1 + tmax
     counters[C_QUERY] += 1
-    qid = counters[C_QUERY]
     found = 0
     cap = out_vol.shape[0]
     ring = np.empty((1, 2))
@@ -865,11 +865,26 @@ def query(
             # branch-free: always write, advance only on a hit (a quarter of them, at random: no prediction)
             cand[ncand] = pool_vol[e]
             ncand += _meets(lo_w, pool_box[e, 1], qlo_w, qhi_w)
+    # pass 1c: take out the repeats (a volume filed in several cells the query scans), with a small hash set that
+    # stays in the L1 cache
+    bits = _bits(2 * ncand + 2)
+    seen = np.full(1 << bits, -1, dtype=np.int64)
+    mask = (1 << bits) - 1
+    nuniq = 0
+    for j in range(ncand):
+        v = cand[j]
+        h = _slot(v, bits)
+        while seen[h] >= 0 and seen[h] != v:
+            h = (h + 1) & mask
+        if seen[h] < 0:
+            seen[h] = v
+            cand[nuniq] = v
+            nuniq += 1
+    ncand = nuniq
     # pass 2: exact tests, fetching rows and vertices of later candidates ahead (these are cache misses)
     for j in range(ncand):
         if j + PF_FAR < ncand:
             w = cand[j + PF_FAR]
-            _prefetch(stamp, w, 0)
             _prefetch(vi, w, 0)
             _prefetch(vi, w, NI - 1)
             _prefetch(vf, w, 0)
@@ -880,9 +895,6 @@ def query(
             for k in range(0, vi[w, I_PCOUNT], 2):
                 _prefetch(points, ps + k, 0)
         v = cand[j]
-        if stamp[v] == qid:
-            continue
-        stamp[v] = qid
         owner = vi[v, I_OWNER]
         if owner == skip_owner or kind_mask[vi[v, I_KIND]] == 0:
             continue

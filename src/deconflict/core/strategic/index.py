@@ -32,7 +32,6 @@ class VolumeIndex:
         self.count = 0  # slots ever used (high-water mark)
         self.vf = np.zeros((capacity, grid.NF))
         self.vi = np.zeros((capacity, grid.NI), dtype=np.int64)
-        self.stamp = np.zeros(capacity, dtype=np.int64)
         self.points = np.zeros((capacity * 8, 3))
         self.npoints = 0
         self.garbage_points = 0
@@ -143,7 +142,7 @@ class VolumeIndex:
         while True:
             found = grid.query(
                 i, batch.offsets, batch.points, batch.radius, batch.zlo, batch.zhi, batch.t0, batch.t1, batch.bbox,
-                skip_owner, minima, kind_mask, self.vf, self.vi, self.points, self.stamp, self.hkeys, self.hvals,
+                skip_owner, minima, kind_mask, self.vf, self.vi, self.points, self.hkeys, self.hvals,
                 self.cells, self.pool_vol, self.pool_box, self.counters, self.level_count, self._out_vol,
                 self._out_val,
             )
@@ -163,7 +162,6 @@ class VolumeIndex:
             rows = max(2 * self.vf.shape[0], self.count + fresh)
             self.vf = _grow(self.vf, rows)
             self.vi = _grow(self.vi, rows)
-            self.stamp = _grow(self.stamp, rows)
         fresh_slots = np.arange(self.count, self.count + fresh, dtype=np.int64)
         slots = np.concatenate((np.array(reuse, dtype=np.int64), fresh_slots)) if reuse else fresh_slots
         self.count += fresh
