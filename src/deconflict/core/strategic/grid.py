@@ -66,10 +66,10 @@ NCOUNTERS = 8
 
 cgutils: Any = _cgutils  # numba's code-generation helpers are untyped
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-PF_FAR = 16  #: the query prefetches a candidate's vi/vf rows this many candidates ahead ...
+PF_FAR = 32  #: the query prefetches a candidate's vi/vf rows this many candidates ahead ...
 PF_CELL = 2  #: the scan fetches the segments of the cells this many ahead of the one it scans ...
 PF_SEGMENT = 256  #: ... up to this many entries of each
-PF_NEAR = 5  #: ... and its vertices this many ahead (its vi row, which says where they are, is in cache by then)
+PF_NEAR = 10  #: ... and its vertices this many ahead (its vi row, which says where they are, is in cache by then)
 
 
 def _prefetch_typer(typingctx: Any, arr: Any, i: Any, j: Any) -> Any:
