@@ -656,8 +656,9 @@ def exact_test(
     minima: np.ndarray,
     ring: np.ndarray,
 ) -> tuple[float, float, float]:
-    """Exact test of volume v against a query projected in `frame`: (lateral m, vertical gap m, time gap s),
-    or lateral -1 when v is outside the minima of its owner. `ring` is scratch with room for v's points."""
+    """Exact test of volume v against a query projected in `frame` (from `query_frame`): (lateral m, vertical
+    gap m, time gap s), or lateral -1 when v is outside the minima of its owner. `ring` is scratch with room for
+    v's points."""
     owner = vi[v, I_OWNER]
     tgap = max(vf[v, F_T0] - qt1, qt0 - vf[v, F_T1])
     if tgap > minima[owner, 2]:
@@ -667,8 +668,8 @@ def exact_test(
         return -1.0, 0.0, 0.0
     ps = vi[v, I_PSTART]
     pc = vi[v, I_PCOUNT]
-    inv_m = 1.0 / frame[12]
-    inv_n = 1.0 / frame[13]
+    inv_m = frame[14]
+    inv_n = frame[15]
     vradius = vf[v, F_RADIUS]
     if qradius > 0.0 and vradius > 0.0:  # two circles (the most common pair): shape_distance's first case, inline
         x, y = _project(frame, inv_m, inv_n, points[ps, 0], points[ps, 1], points[ps, 2])
@@ -687,9 +688,14 @@ def exact_test(
 
 @njit(cache=True)
 def query_frame(qpoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The query's frame parameters and its outline projected in that frame."""
+    """The query's frame parameters (`geo.frame_params`, then 1/M and 1/N for `_project`) and its outline
+    projected in that frame."""
     lat0, lng0 = frame_centre(qpoints)
-    frame = frame_params(lat0, lng0)
+    params = frame_params(lat0, lng0)
+    frame = np.empty(params.shape[0] + 2)
+    frame[: params.shape[0]] = params
+    frame[params.shape[0]] = 1.0 / params[12]
+    frame[params.shape[0] + 1] = 1.0 / params[13]
     qring = np.empty((qpoints.shape[0], 2))
     for i in range(qpoints.shape[0]):
         qring[i, 0], qring[i, 1] = project_point(frame, qpoints[i, 0], qpoints[i, 1], qpoints[i, 2])
