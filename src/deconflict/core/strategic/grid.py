@@ -195,22 +195,6 @@ def _lng_parts(lngmin: float, lngmax: float) -> tuple[int, float, float, float, 
     return 2, lngmin, 180.0, -180.0, lngmax - 360.0
 
 
-@njit(cache=True)
-def cells_needed(vf: np.ndarray, v: int) -> int:
-    ks, kt = level_of(vf, v)
-    cs = BASE_DEG * (1 << ks)
-    ct = BASE_S * (1 << kt)
-    r0, r1 = _rows(vf[v, F_LATMIN], vf[v, F_LATMAX], cs)
-    nparts, a0, a1, b0, b1 = _lng_parts(vf[v, F_LNGMIN], vf[v, F_LNGMAX])
-    c0, c1 = _cols(a0, a1, cs)
-    ncols = c1 - c0 + 1
-    if nparts == 2:
-        d0, d1 = _cols(b0, b1, cs)
-        ncols += d1 - d0 + 1
-    nt = math.floor(vf[v, F_T1] / ct) - math.floor(vf[v, F_T0] / ct) + 1
-    return (r1 - r0 + 1) * ncols * nt
-
-
 @njit(cache=True, inline="always")
 def _qlo(x: float, origin: float, scale: float) -> int:
     """Quantised lower bound of x in a cell (0..QMAX over the cell), rounded down and clamped."""
