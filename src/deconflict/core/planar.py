@@ -28,15 +28,17 @@ def _point_segment_d2(px: float, py: float, ax: float, ay: float, bx: float, by:
     dx = bx - ax
     dy = by - ay
     l2 = dx * dx + dy * dy
-    t = 0.0
-    if l2 > 0.0:
-        t = ((px - ax) * dx + (py - ay) * dy) / l2
-        if t < 0.0:
-            t = 0.0
-        elif t > 1.0:
-            t = 1.0
-    qx = ax + t * dx - px
-    qy = ay + t * dy - py
+    num = (px - ax) * dx + (py - ay) * dy
+    if num <= 0.0 or l2 <= 0.0:  # nearest to a (the division is left for the one case that needs it)
+        qx = ax - px
+        qy = ay - py
+    elif num >= l2:  # nearest to b
+        qx = ax + dx - px
+        qy = ay + dy - py
+    else:
+        t = num / l2
+        qx = ax + t * dx - px
+        qy = ay + t * dy - py
     return qx * qx + qy * qy
 
 
@@ -102,16 +104,23 @@ def point_in_ring(px: float, py: float, ring: FloatArray) -> bool:
 @njit(cache=True)
 def point_ring_distance(px: float, py: float, ring: FloatArray) -> float:
     """Distance from a point to a closed polygon (0 inside or on the boundary)."""
-    if point_in_ring(px, py, ring):
-        return 0.0
     n = ring.shape[0]
     best = np.inf
+    inside = False
     j = n - 1
-    for i in range(n):
-        d2 = _point_segment_d2(px, py, ring[j, 0], ring[j, 1], ring[i, 0], ring[i, 1])
+    for i in range(n):  # one pass: the even-odd crossing count of `point_in_ring` and the nearest edge
+        xi, yi = ring[i, 0], ring[i, 1]
+        xj, yj = ring[j, 0], ring[j, 1]
+        if (yi > py) != (yj > py):
+            xcross = xi + (py - yi) * (xj - xi) / (yj - yi)
+            if px < xcross:
+                inside = not inside
+        d2 = _point_segment_d2(px, py, xj, yj, xi, yi)
         if d2 < best:
             best = d2
         j = i
+    if inside:
+        return 0.0
     return math.sqrt(best)
 
 

@@ -276,8 +276,12 @@ class StrategicEngine:
             self._slot_decl = np.concatenate((self._slot_decl, np.full(n - self._slot_decl.shape[0], -1)))
             self._slot_volume = np.concatenate((self._slot_volume, np.zeros(n - self._slot_volume.shape[0], np.int64)))
         if len(slots) == 1:
-            self._slot_decl[slots[0]] = first
-            self._slot_volume[slots[0]] = np.arange(len(slots[0]))
+            if slots[0].shape[0] == 1:  # one declaration of one volume: the common upsert
+                self._slot_decl[int(slots[0][0])] = first
+                self._slot_volume[int(slots[0][0])] = 0
+            else:
+                self._slot_decl[slots[0]] = first
+                self._slot_volume[slots[0]] = np.arange(len(slots[0]))
         else:
             counts = np.array([len(s) for s in slots], dtype=np.int64)
             flat = np.concatenate(slots) if slots else np.empty(0, dtype=np.int64)
@@ -343,27 +347,28 @@ class StrategicEngine:
     def _check(self, declaration_id: str, owner: int, kind: EngineKind, batch: FootprintBatch) -> ConflictSet:
         minima = self._minima[owner]
         mask = self.kind_rules[int(kind)]
-        hits_q: list[npt.NDArray[np.int64]] = []
-        hits_s: list[npt.NDArray[np.int64]] = []
-        hits_v: list[npt.NDArray[np.float64]] = []
         own = self._decl_index.get(declaration_id)
-        for i in range(len(batch)):
-            slots, values = self.index.query(batch, i, minima, mask, owner)
-            if own is not None:  # an earlier version of the same declaration never conflicts with itself
-                keep = self._slot_decl[slots] != own
-                slots, values = slots[keep], values[keep]
-            hits_q.append(np.full(slots.shape[0], i, dtype=np.int64))
-            hits_s.append(slots)
-            hits_v.append(values)
-        if len(hits_s) == 1:
-            q, s, v = hits_q[0], hits_s[0], hits_v[0]
+        n = len(batch)
+        if n == 1:  # the common case, kept lean: one footprint, one kernel call
+            s, rows = self.index.query_rows(batch, 0, minima, mask, owner)
+            q = np.zeros(s.shape[0], dtype=np.int64)
         else:
-            q, s, v = np.concatenate(hits_q), np.concatenate(hits_s), np.concatenate(hits_v)
-        vf = self.index.vf
-        lo = np.maximum(batch.t0[q], vf[s, 3])
-        hi = np.minimum(batch.t1[q], vf[s, 4])
-        window = np.stack((np.minimum(lo, hi), np.maximum(lo, hi)), axis=1)
-        return ConflictSet(declaration_id, q, self._slot_decl[s], self._slot_volume[s], v, window, self)
+            hits_q: list[npt.NDArray[np.int64]] = []
+            hits_s: list[npt.NDArray[np.int64]] = []
+            hits_v: list[npt.NDArray[np.float64]] = []
+            for i in range(n):
+                slots, values = self.index.query_rows(batch, i, minima, mask, owner)
+                hits_q.append(np.full(slots.shape[0], i, dtype=np.int64))
+                hits_s.append(slots)
+                hits_v.append(values)
+            q = np.concatenate(hits_q) if hits_q else np.empty(0, dtype=np.int64)
+            s = np.concatenate(hits_s) if hits_s else np.empty(0, dtype=np.int64)
+            rows = np.concatenate(hits_v) if hits_v else np.empty((0, 5))
+        decl = self._slot_decl[s]
+        if own is not None:  # an earlier version of the same declaration never conflicts with itself
+            keep = decl != own
+            q, s, decl, rows = q[keep], s[keep], decl[keep], rows[keep]
+        return ConflictSet(declaration_id, q, decl, self._slot_volume[s], rows[:, :3], rows[:, 3:], self)
 
 
 def _slot_batch(index: VolumeIndex, slot: int) -> FootprintBatch:

@@ -1,31 +1,50 @@
 """The strategic index's kernels (numba): a multi-resolution 4D grid over volumes held in flat arrays.
 
 Why this shape: one query must touch few memory lines. Each volume is filed, with a copy of its 4D box, in the
-cells of one grid level whose cells are at least as large as the volume in space (0.25 deg x 2^ks) and in time
-(1 h x 2^kt); so it sits in at most 2 x 2 x 2 cells, and a query scans contiguous blocks of boxes. Cells live in
-an open-addressing hash keyed by (level, lat row, lng column, time bucket). Inserts append to a cell's head block;
-removals are tombstones, and a cell is compacted once half of it is dead, so nothing is ever rebuilt wholesale.
+cells of one grid level whose cells are at least as large as the volume in space (0.25 deg x 2^ks) and in time (1 h
+x 2^kt); so it sits in at most 2 x 2 x 2 cells. Cells live in an open-addressing hash keyed by (level, lat row, lng
+column, time bucket). Each cell keeps its entries contiguous, in a segment of a shared pool (segments of MINCAP x
+2^k entries, doubled when full, recycled through per-size free lists), sorted by lower altitude, so a query scans
+one contiguous run per cell, found by binary search: from the entries whose bottom could still reach the query (the
+cell knows its thickest entry) to the first whose bottom is above it. An entry is the volume's box clipped to the
+cell and quantised to 15 bits relative to it (altitude on a fixed 2 m scale), rounded outward: 16 bytes, four to a
+cache line, tested against the query's box in a few word operations. Removal takes the entry out at once, so the
+grid holds only live volumes. A query looks its cells up, then scans them (prefetching the segments of the cells
+ahead), collecting candidates: entries whose boxes meet its own. It drops repeats (a volume filed in several of its
+cells) with a small hash set, then runs the exact test on each candidate, prefetching the rows and vertices of
+candidates further down the list, as those are cache misses. Bulk loads give volumes their slots grouped by cell,
+so a cell's candidates lie side by side.
 
 State arrays (owned by `VolumeIndex`, grown there):
   vf[v]  float64: radius, zlo, zhi, t0, t1, latmin, latmax, lngmin, lngmax
   vi[v]  int64:   alive, owner, kind, first point, point count
-  points float64[:, 3] ECEF vertices; cells int64[c]: key, head block, entries, dead entries
-  blk_meta int32[b]: next block, fill; blk_vol int32[b, B]; blk_box float32[b, B, 8] (rounded outward)
+  points float64[:, 3] ECEF vertices; cells int64[c]: key, segment start, segment class, entries, thickest
+  pool_vol int32[p]; pool_box uint64[p, 2]: lower and upper corner, four 16-bit lanes each (lat, lng, z, t;
+    values 0..QMAX < 2^15; the upper corner has each lane's top bit set: see `_meets`); free_head int64[NCLASS]
   counters int64: see the C_* constants; level_count int64[NKS, NKT]
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
-from numba import njit
+from llvmlite import ir  # type: ignore[import-untyped]
+from numba import njit, types
+from numba.core import cgutils as _cgutils
+from numba.extending import intrinsic
 
-from ..footprint import compute_bboxes
 from ..geo import MIN_RADIUS_OF_CURVATURE_M, frame_centre, frame_params, project_point
 from ..planar import shape_distance
 
-BLOCK = 16
+MINCAP = 4  #: entries in the smallest segment; segment class k holds MINCAP << k
+NCLASS = 32
+QMAX = 32767  #: quantised coordinates run 0..QMAX across a cell (15 bits: see `_meets`)
+QEPS = 1e-3  #: quantisation rounding margin (in quantisation steps) against float noise
+Z_ORIGIN = -2_000.0  #: altitude quantisation: 2 m steps from here (clamped; the top step stands for above)
+Z_SCALE = 0.5
+LANE_TOP = np.uint64(0x8000800080008000)
 BASE_DEG = 0.25
 BASE_S = 3600.0
 NKS = 11
@@ -39,14 +58,47 @@ NF = 9
 I_ALIVE, I_OWNER, I_KIND, I_PSTART, I_PCOUNT = range(5)
 NI = 5
 # cells columns
-CK_KEY, CK_HEAD, CK_N, CK_DEAD = range(4)
+CK_KEY, CK_START, CK_CLS, CK_N, CK_DZ = range(5)
+NCK = 8  #: padded: one cache line a cell
 # counters
-C_NCELLS, C_BLOCKS_HWM, C_NFREE, C_QUERY, C_LIVE_ENTRIES = range(5)
+C_NCELLS, C_POOL_HWM, C_QUERY, C_LIVE_ENTRIES = range(4)
 NCOUNTERS = 8
-# query params
-Q_LMAX, Q_ZMAX, Q_TMAX, Q_SKIP_OWNER = range(4)
 
+cgutils: Any = _cgutils  # numba's code-generation helpers are untyped
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+PF_FAR = 32  #: the query prefetches a candidate's vi/vf rows this many candidates ahead ...
+PF_CELL = 2  #: the scan fetches the segments of the cells this many ahead of the one it scans ...
+PF_SEGMENT = 256  #: ... up to this many entries of each
+PF_NEAR = 10  #: ... and its vertices this many ahead (its vi row, which says where they are, is in cache by then)
+
+
+def _prefetch_typer(typingctx: Any, arr: Any, i: Any, j: Any) -> Any:
+    """Hint the CPU to fetch arr[i, j] (arr[i] for 1D; j is then ignored) into cache; a no-op for results."""
+    if not isinstance(arr, types.Array) or arr.ndim > 2:
+        return None
+    sig = types.void(arr, i, j)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        inds = [context.cast(builder, args[1], signature.args[1], types.intp)]
+        if aryty.ndim == 2:
+            inds.append(context.cast(builder, args[2], signature.args[2], types.intp))
+        ptr = cgutils.get_item_pointer2(
+            context, builder, data=ary.data, shape=cgutils.unpack_tuple(builder, ary.shape),
+            strides=cgutils.unpack_tuple(builder, ary.strides), layout=aryty.layout, inds=inds, wraparound=False,
+        )
+        i32 = ir.IntType(32)
+        ptr = builder.bitcast(ptr, ir.IntType(8).as_pointer())
+        fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [ptr, i32(0), i32(3), i32(1)])  # read, keep in all cache levels, data
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+_prefetch: Any = intrinsic(_prefetch_typer)
 
 
 @njit(cache=True, inline="always")
@@ -143,96 +195,170 @@ def _lng_parts(lngmin: float, lngmax: float) -> tuple[int, float, float, float, 
     return 2, lngmin, 180.0, -180.0, lngmax - 360.0
 
 
+@njit(cache=True, inline="always")
+def _qlo(x: float, origin: float, scale: float) -> int:
+    """Quantised lower bound of x in a cell (0..QMAX over the cell), rounded down and clamped."""
+    q = math.floor((x - origin) * scale - QEPS)
+    return min(max(q, 0), QMAX)
+
+
+@njit(cache=True, inline="always")
+def _qhi(x: float, origin: float, scale: float) -> int:
+    q = math.ceil((x - origin) * scale + QEPS)
+    return min(max(q, 0), QMAX)
+
+
+@njit(cache=True, inline="always")
+def _pack(lat: int, lng: int, z: int, t: int) -> np.uint64:
+    return np.uint64(lat) | (np.uint64(lng) << np.uint64(16)) | (np.uint64(z) << np.uint64(32)) | (
+        np.uint64(t) << np.uint64(48)
+    )
+
+
+@njit(cache=True, inline="always")
+def _zlane(w: np.uint64) -> int:
+    return np.int64((w >> np.uint64(32)) & np.uint64(0x7FFF))
+
+
+@njit(cache=True, inline="always")
+def _meets(lo: np.uint64, hi_top: np.uint64, qlo: np.uint64, qhi_top: np.uint64) -> bool:
+    """Whether two quantised boxes meet in every lane: lo <= qhi and hi >= qlo lane by lane. With the top bit
+    of each lane of hi_top/qhi_top set and every value below 2^15, each lane of (hi_top - qlo) is 2^15 + hi - qlo:
+    no borrow crosses lanes, and the lane's top bit survives exactly when hi >= qlo."""
+    return ((qhi_top - lo) & (hi_top - qlo) & LANE_TOP) == LANE_TOP
+
+
 @njit(cache=True)
-def cells_needed(vf: np.ndarray, v: int) -> int:
+def space_needed(
+    vf: np.ndarray, v: int, hkeys: np.ndarray, hvals: np.ndarray, cells: np.ndarray
+) -> tuple[int, int]:
+    """(cells, pool entries) that filing volume v may take at most (free segments not counted)."""
     ks, kt = level_of(vf, v)
     cs = BASE_DEG * (1 << ks)
     ct = BASE_S * (1 << kt)
     r0, r1 = _rows(vf[v, F_LATMIN], vf[v, F_LATMAX], cs)
+    t0 = math.floor(vf[v, F_T0] / ct)
+    t1 = math.floor(vf[v, F_T1] / ct)
     nparts, a0, a1, b0, b1 = _lng_parts(vf[v, F_LNGMIN], vf[v, F_LNGMAX])
-    c0, c1 = _cols(a0, a1, cs)
-    ncols = c1 - c0 + 1
-    if nparts == 2:
-        d0, d1 = _cols(b0, b1, cs)
-        ncols += d1 - d0 + 1
-    nt = math.floor(vf[v, F_T1] / ct) - math.floor(vf[v, F_T0] / ct) + 1
-    return (r1 - r0 + 1) * ncols * nt
+    ncells = 0
+    pool = 0
+    for part in range(nparts):
+        c0, c1 = _cols(a0 if part == 0 else b0, a1 if part == 0 else b1, cs)
+        for iy in range(r0, r1 + 1):
+            for ix in range(c0, c1 + 1):
+                for it in range(t0, t1 + 1):
+                    c = lookup(hkeys, hvals, cell_key(ks, kt, iy, ix, it))
+                    if c < 0:
+                        ncells += 1
+                        pool += MINCAP
+                    elif cells[c, CK_CLS] < 0:
+                        pool += MINCAP
+                    elif cells[c, CK_N] == MINCAP << cells[c, CK_CLS]:
+                        pool += MINCAP << (cells[c, CK_CLS] + 1)
+    return ncells, pool
 
 
 @njit(cache=True)
-def _alloc_block(blk_meta: np.ndarray, free_stack: np.ndarray, counters: np.ndarray) -> int:
-    if counters[C_NFREE] > 0:
-        counters[C_NFREE] -= 1
-        b = free_stack[counters[C_NFREE]]
-    else:
-        b = counters[C_BLOCKS_HWM]
-        counters[C_BLOCKS_HWM] += 1
-    blk_meta[b, 0] = -1
-    blk_meta[b, 1] = 0
-    return b
+def _alloc(k: int, pool_vol: np.ndarray, free_head: np.ndarray, counters: np.ndarray) -> int:
+    """Start of a free segment of MINCAP << k entries, or -1 when the pool is full."""
+    h = free_head[k]
+    if h >= 0:
+        free_head[k] = pool_vol[h]
+        return h
+    s = counters[C_POOL_HWM]
+    if s + (MINCAP << k) > pool_vol.shape[0]:
+        return -1
+    counters[C_POOL_HWM] = s + (MINCAP << k)
+    return s
 
 
 @njit(cache=True, inline="always")
-def _down(x: float) -> np.float32:
-    """float32 at or below x: boxes are stored in float32 (half the memory traffic), rounded outward."""
-    f = np.float32(x)
-    if f > x:
-        f = np.nextafter(f, np.float32(-np.inf))
-    return f
+def _free(start: int, k: int, pool_vol: np.ndarray, free_head: np.ndarray) -> None:
+    pool_vol[start] = free_head[k]
+    free_head[k] = start
 
 
-@njit(cache=True, inline="always")
-def _up(x: float) -> np.float32:
-    f = np.float32(x)
-    if f < x:
-        f = np.nextafter(f, np.float32(np.inf))
-    return f
+@njit(cache=True)
+def _move_segment(
+    c: int, k: int, cells: np.ndarray, pool_vol: np.ndarray, pool_box: np.ndarray, free_head: np.ndarray,
+    counters: np.ndarray,
+) -> bool:
+    """Move cell c's entries into a fresh segment of class k; False (nothing changed) when the pool is full."""
+    s = _alloc(k, pool_vol, free_head, counters)
+    if s < 0:
+        return False
+    old = cells[c, CK_START]
+    n = cells[c, CK_N]
+    for j in range(n):
+        pool_vol[s + j] = pool_vol[old + j]
+        pool_box[s + j, 0] = pool_box[old + j, 0]
+        pool_box[s + j, 1] = pool_box[old + j, 1]
+    if cells[c, CK_CLS] >= 0:
+        _free(old, cells[c, CK_CLS], pool_vol, free_head)
+    cells[c, CK_START] = s
+    cells[c, CK_CLS] = k
+    return True
 
 
 @njit(cache=True)
 def _file_entry(
     v: int,
-    key: int,
+    ks: int,
+    kt: int,
+    iy: int,
+    ix: int,
+    it: int,
     lngmin: float,
     lngmax: float,
     vf: np.ndarray,
     hkeys: np.ndarray,
     hvals: np.ndarray,
     cells: np.ndarray,
-    blk_meta: np.ndarray,
-    blk_vol: np.ndarray,
-    blk_box: np.ndarray,
-    free_stack: np.ndarray,
+    pool_vol: np.ndarray,
+    pool_box: np.ndarray,
+    free_head: np.ndarray,
     counters: np.ndarray,
 ) -> None:
+    key = cell_key(ks, kt, iy, ix, it)
     c = lookup(hkeys, hvals, key)
     if c < 0:
         c = counters[C_NCELLS]
         counters[C_NCELLS] += 1
         cells[c, CK_KEY] = key
-        cells[c, CK_HEAD] = -1
+        cells[c, CK_START] = -1
+        cells[c, CK_CLS] = -1
         cells[c, CK_N] = 0
-        cells[c, CK_DEAD] = 0
+        cells[c, CK_DZ] = 0
         _hash_put(hkeys, hvals, key, c)
-    b = cells[c, CK_HEAD]
-    if b < 0 or blk_meta[b, 1] >= BLOCK:
-        nb = _alloc_block(blk_meta, free_stack, counters)
-        blk_meta[nb, 0] = b
-        cells[c, CK_HEAD] = nb
-        b = nb
-    k = blk_meta[b, 1]
-    blk_meta[b, 1] = k + 1
-    blk_vol[b, k] = v
-    box = blk_box[b, k]
-    box[0] = _down(vf[v, F_LATMIN])
-    box[1] = _up(vf[v, F_LATMAX])
-    box[2] = _down(lngmin)
-    box[3] = _up(lngmax)
-    box[4] = _down(vf[v, F_ZLO])
-    box[5] = _up(vf[v, F_ZHI])
-    box[6] = _down(vf[v, F_T0])
-    box[7] = _up(vf[v, F_T1])
-    cells[c, CK_N] += 1
+    n = cells[c, CK_N]
+    k = cells[c, CK_CLS]
+    if k < 0 or n == MINCAP << k:
+        _move_segment(c, k + 1, cells, pool_vol, pool_box, free_head, counters)  # room checked by the caller
+    s = cells[c, CK_START]
+    zq0 = _qlo(vf[v, F_ZLO], Z_ORIGIN, Z_SCALE)
+    zq1 = _qhi(vf[v, F_ZHI], Z_ORIGIN, Z_SCALE)
+    e = s + n
+    while e > s and _zlane(pool_box[e - 1, 0]) > zq0:  # keep the segment sorted by lower altitude
+        pool_vol[e] = pool_vol[e - 1]
+        pool_box[e, 0] = pool_box[e - 1, 0]
+        pool_box[e, 1] = pool_box[e - 1, 1]
+        e -= 1
+    cells[c, CK_N] = n + 1
+    cells[c, CK_DZ] = max(cells[c, CK_DZ], zq1 - zq0)
+    pool_vol[e] = v
+    cs = BASE_DEG * (1 << ks)
+    ct = BASE_S * (1 << kt)
+    sl = QMAX / cs
+    st = QMAX / ct
+    lat0 = iy * cs - 90.0
+    lng0 = ix * cs - 180.0
+    t0 = it * ct
+    pool_box[e, 0] = _pack(
+        _qlo(vf[v, F_LATMIN], lat0, sl), _qlo(lngmin, lng0, sl), zq0, _qlo(vf[v, F_T0], t0, st)
+    )
+    pool_box[e, 1] = LANE_TOP | _pack(
+        _qhi(vf[v, F_LATMAX], lat0, sl), _qhi(lngmax, lng0, sl), zq1, _qhi(vf[v, F_T1], t0, st)
+    )
     counters[C_LIVE_ENTRIES] += 1
 
 
@@ -245,22 +371,20 @@ def insert_volumes(
     hkeys: np.ndarray,
     hvals: np.ndarray,
     cells: np.ndarray,
-    blk_meta: np.ndarray,
-    blk_vol: np.ndarray,
-    blk_box: np.ndarray,
-    free_stack: np.ndarray,
+    pool_vol: np.ndarray,
+    pool_box: np.ndarray,
+    free_head: np.ndarray,
     counters: np.ndarray,
     level_count: np.ndarray,
 ) -> int:
     """File volumes first..last-1 (already written to vf/vi). Returns how far it got: stops early, before
-    touching a volume, when blocks, cells or the hash might run out, so the caller can grow them and resume."""
+    touching a volume, when the pool, cells or the hash might run out, so the caller can grow them and resume."""
     for v in range(first, last):
-        need = cells_needed(vf, v)
-        free_blocks = counters[C_NFREE] + blk_meta.shape[0] - counters[C_BLOCKS_HWM]
+        need_cells, need_pool = space_needed(vf, v, hkeys, hvals, cells)
         if (
-            free_blocks < need
-            or counters[C_NCELLS] + need > cells.shape[0]
-            or 2 * (counters[C_NCELLS] + need) > hkeys.shape[0]
+            counters[C_POOL_HWM] + need_pool > pool_vol.shape[0]
+            or counters[C_NCELLS] + need_cells > cells.shape[0]
+            or 2 * (counters[C_NCELLS] + need_cells) > hkeys.shape[0]
         ):
             return v
         ks, kt = level_of(vf, v)
@@ -278,57 +402,12 @@ def insert_volumes(
             for iy in range(r0, r1 + 1):
                 for ix in range(c0, c1 + 1):
                     for it in range(t0, t1 + 1):
-                        key = cell_key(ks, kt, iy, ix, it)
                         _file_entry(
-                            v, key, lo, hi, vf, hkeys, hvals, cells, blk_meta, blk_vol, blk_box, free_stack, counters
+                            v, ks, kt, iy, ix, it, lo, hi, vf, hkeys, hvals, cells, pool_vol, pool_box, free_head,
+                            counters,
                         )
         vi[v, I_ALIVE] = 1
     return last
-
-
-@njit(cache=True)
-def _compact_cell(
-    c: int,
-    vi: np.ndarray,
-    cells: np.ndarray,
-    blk_meta: np.ndarray,
-    blk_vol: np.ndarray,
-    blk_box: np.ndarray,
-    free_stack: np.ndarray,
-    counters: np.ndarray,
-) -> None:
-    """Rewrite a cell's blocks keeping only live entries; freed blocks go back to the pool."""
-    n = cells[c, CK_N]
-    keep_vol = np.empty(n, dtype=np.int32)
-    keep_box = np.empty((n, 8), dtype=np.float32)
-    m = 0
-    b = cells[c, CK_HEAD]
-    while b >= 0:
-        for k in range(blk_meta[b, 1]):
-            v = blk_vol[b, k]
-            if vi[v, I_ALIVE] == 1:
-                keep_vol[m] = v
-                keep_box[m] = blk_box[b, k]
-                m += 1
-        nxt = blk_meta[b, 0]
-        free_stack[counters[C_NFREE]] = b
-        counters[C_NFREE] += 1
-        b = nxt
-    cells[c, CK_HEAD] = -1
-    head = -1
-    for start in range(0, m, BLOCK):
-        nb = _alloc_block(blk_meta, free_stack, counters)
-        blk_meta[nb, 0] = head
-        cnt = min(BLOCK, m - start)
-        for k in range(cnt):
-            blk_vol[nb, k] = keep_vol[start + k]
-            blk_box[nb, k] = keep_box[start + k]
-        blk_meta[nb, 1] = cnt
-        head = nb
-    cells[c, CK_HEAD] = head
-    counters[C_LIVE_ENTRIES] -= n - m
-    cells[c, CK_N] = m
-    cells[c, CK_DEAD] = 0
 
 
 @njit(cache=True)
@@ -339,14 +418,14 @@ def remove_volume(
     hkeys: np.ndarray,
     hvals: np.ndarray,
     cells: np.ndarray,
-    blk_meta: np.ndarray,
-    blk_vol: np.ndarray,
-    blk_box: np.ndarray,
-    free_stack: np.ndarray,
+    pool_vol: np.ndarray,
+    pool_box: np.ndarray,
+    free_head: np.ndarray,
     counters: np.ndarray,
     level_count: np.ndarray,
 ) -> bool:
-    """Tombstone volume v in each of its cells; compact a cell once half of it is dead. False if not alive."""
+    """Take volume v out of each of its cells (the cell's last entry fills the hole; a cell left a quarter
+    full moves to a smaller segment, an empty one gives its segment back). False if v was not alive."""
     if vi[v, I_ALIVE] != 1:
         return False
     vi[v, I_ALIVE] = 0
@@ -366,10 +445,148 @@ def remove_volume(
                     c = lookup(hkeys, hvals, cell_key(ks, kt, iy, ix, it))
                     if c < 0:
                         continue
-                    cells[c, CK_DEAD] += 1
-                    if 2 * cells[c, CK_DEAD] >= cells[c, CK_N]:
-                        _compact_cell(c, vi, cells, blk_meta, blk_vol, blk_box, free_stack, counters)
+                    s = cells[c, CK_START]
+                    n = cells[c, CK_N]
+                    for e in range(s, s + n):
+                        if pool_vol[e] == v:
+                            dz = _zlane(pool_box[e, 1]) - _zlane(pool_box[e, 0])
+                            for f in range(e, s + n - 1):  # close the gap, keeping the order
+                                pool_vol[f] = pool_vol[f + 1]
+                                pool_box[f, 0] = pool_box[f + 1, 0]
+                                pool_box[f, 1] = pool_box[f + 1, 1]
+                            n -= 1
+                            cells[c, CK_N] = n
+                            counters[C_LIVE_ENTRIES] -= 1
+                            if dz >= cells[c, CK_DZ]:  # it may have been the thickest
+                                top = 0
+                                for f in range(s, s + n):
+                                    top = max(top, _zlane(pool_box[f, 1]) - _zlane(pool_box[f, 0]))
+                                cells[c, CK_DZ] = top
+                            break
+                    k = cells[c, CK_CLS]
+                    if n == 0 and k >= 0:
+                        _free(s, k, pool_vol, free_head)
+                        cells[c, CK_START] = -1
+                        cells[c, CK_CLS] = -1
+                    elif k > 0 and 4 * n <= MINCAP << k:
+                        _move_segment(c, k - 1, cells, pool_vol, pool_box, free_head, counters)
     return True
+
+
+@njit(cache=True)
+def write_volumes(
+    slots: np.ndarray,
+    order: np.ndarray,
+    offsets: np.ndarray,
+    bpoints: np.ndarray,
+    radius: np.ndarray,
+    zlo: np.ndarray,
+    zhi: np.ndarray,
+    t0: np.ndarray,
+    t1: np.ndarray,
+    bbox: np.ndarray,
+    owner: np.ndarray,
+    kind: np.ndarray,
+    vf: np.ndarray,
+    vi: np.ndarray,
+    points: np.ndarray,
+    npoints: int,
+) -> int:
+    """Write a batch's footprints into rows `slots` of vf/vi and their vertices from points[npoints:], in the
+    order of `order` (not yet filed: alive 0). owner/kind have one value per footprint or one for all. Returns
+    the most vertices of one."""
+    most = 0
+    at = npoints
+    for i in range(order.shape[0]):
+        j = order[i]
+        v = slots[j]
+        s = offsets[j]
+        pc = offsets[j + 1] - s
+        for k in range(pc):
+            for d in range(3):
+                points[at + k, d] = bpoints[s + k, d]
+        vf[v, F_RADIUS] = radius[j]
+        vf[v, F_ZLO] = zlo[j]
+        vf[v, F_ZHI] = zhi[j]
+        vf[v, F_T0] = t0[j]
+        vf[v, F_T1] = t1[j]
+        vf[v, F_LATMIN] = bbox[j, 0]
+        vf[v, F_LATMAX] = bbox[j, 1]
+        vf[v, F_LNGMIN] = bbox[j, 2]
+        vf[v, F_LNGMAX] = bbox[j, 3]
+        vi[v, I_ALIVE] = 0
+        vi[v, I_OWNER] = owner[j if owner.shape[0] > 1 else 0]
+        vi[v, I_KIND] = kind[j if kind.shape[0] > 1 else 0]
+        vi[v, I_PSTART] = at
+        vi[v, I_PCOUNT] = pc
+        at += pc
+        most = max(most, pc)
+    return most
+
+
+@njit(cache=True)
+def write_and_file(
+    slots: np.ndarray,
+    order: np.ndarray,
+    offsets: np.ndarray,
+    bpoints: np.ndarray,
+    radius: np.ndarray,
+    zlo: np.ndarray,
+    zhi: np.ndarray,
+    t0: np.ndarray,
+    t1: np.ndarray,
+    bbox: np.ndarray,
+    owner: np.ndarray,
+    kind: np.ndarray,
+    npoints: int,
+    first: int,
+    vf: np.ndarray,
+    vi: np.ndarray,
+    points: np.ndarray,
+    hkeys: np.ndarray,
+    hvals: np.ndarray,
+    cells: np.ndarray,
+    pool_vol: np.ndarray,
+    pool_box: np.ndarray,
+    free_head: np.ndarray,
+    counters: np.ndarray,
+    level_count: np.ndarray,
+) -> tuple[int, int]:
+    """`write_volumes`, then, when the slots are first..first+n-1 (first >= 0), `insert_volumes` over them:
+    (most vertices of one footprint, the first slot not filed)."""
+    most = write_volumes(
+        slots, order, offsets, bpoints, radius, zlo, zhi, t0, t1, bbox, owner, kind, vf, vi, points, npoints
+    )
+    if first < 0:
+        return most, first
+    filed = insert_volumes(
+        first, first + slots.shape[0], vf, vi, hkeys, hvals, cells, pool_vol, pool_box, free_head, counters,
+        level_count,
+    )
+    return most, filed
+
+
+@njit(cache=True)
+def locality_order(bbox: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+    """An order of footprints that groups them by the first grid cell they are filed in (level, time bucket,
+    row, column): slots given in this order put the rows and vertices of a cell's volumes side by side, so a
+    query's candidates share cache lines and pages."""
+    n = bbox.shape[0]
+    keys = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        extent = max(bbox[j, 1] - bbox[j, 0], bbox[j, 3] - bbox[j, 2])
+        ks = 0
+        while ks < NKS - 1 and BASE_DEG * (1 << ks) < extent:
+            ks += 1
+        kt = 0
+        while kt < NKT - 1 and BASE_S * (1 << kt) < t1[j] - t0[j]:
+            kt += 1
+        cs = BASE_DEG * (1 << ks)
+        r0, _ = _rows(bbox[j, 0], bbox[j, 1], cs)
+        c0, _ = _cols(bbox[j, 2], min(bbox[j, 3], 180.0), cs)
+        it = math.floor(t0[j] / (BASE_S * (1 << kt)))
+        keys[j] = ((ks * NKT + kt) << 56) | ((it & 0xFFFFF) << 24) | ((r0 & 0xFFF) << 12) | (c0 & 0xFFF)
+    return np.argsort(keys, kind="mergesort")
 
 
 @njit(cache=True)
@@ -382,6 +599,29 @@ def expired(vi: np.ndarray, vf: np.ndarray, count: int, now: float) -> np.ndarra
             out[m] = v
             m += 1
     return out[:m]
+
+
+@njit(cache=True, inline="always")
+def _project(frame: np.ndarray, inv_m: float, inv_n: float, x: float, y: float, z: float) -> tuple[float, float]:
+    """`geo.project_point` with half the divisions and, for chords under 4% of the radius (255 km), the arcsine as
+    its series (to double precision): the exact test projects every vertex of every candidate."""
+    dx = x - frame[0]
+    dy = y - frame[1]
+    dz = z - frame[2]
+    e = dx * frame[3] + dy * frame[4] + dz * frame[5]
+    n = dx * frame[6] + dy * frame[7] + dz * frame[8]
+    hz2 = e * e + n * n
+    if hz2 == 0.0:
+        return 0.0, 0.0
+    r = hz2 / (n * n * inv_m + e * e * inv_n)  # radius of curvature in the azimuth
+    half = 0.5 * math.sqrt(dx * dx + dy * dy + dz * dz) / r
+    if half < 0.02:  # asin by its series: the first term left out is below 3e-19 relative
+        h2 = half * half
+        a = half * (1.0 + h2 * (1.0 / 6.0 + h2 * (3.0 / 40.0 + h2 * (5.0 / 112.0 + h2 * (35.0 / 1152.0)))))
+    else:
+        a = math.asin(min(half, 1.0))
+    k = 2.0 * r * a / math.sqrt(hz2)
+    return k * e, k * n
 
 
 @njit(cache=True)
@@ -400,8 +640,9 @@ def exact_test(
     minima: np.ndarray,
     ring: np.ndarray,
 ) -> tuple[float, float, float]:
-    """Exact test of volume v against a query projected in `frame`: (lateral m, vertical gap m, time gap s),
-    or lateral -1 when v is outside the minima of its owner. `ring` is scratch with room for v's points."""
+    """Exact test of volume v against a query projected in `frame` (from `query_frame`): (lateral m, vertical
+    gap m, time gap s), or lateral -1 when v is outside the minima of its owner. `ring` is scratch with room for
+    v's points."""
     owner = vi[v, I_OWNER]
     tgap = max(vf[v, F_T0] - qt1, qt0 - vf[v, F_T1])
     if tgap > minima[owner, 2]:
@@ -411,9 +652,19 @@ def exact_test(
         return -1.0, 0.0, 0.0
     ps = vi[v, I_PSTART]
     pc = vi[v, I_PCOUNT]
-    for j in range(pc):
-        ring[j, 0], ring[j, 1] = project_point(frame, points[ps + j, 0], points[ps + j, 1], points[ps + j, 2])
-    d = shape_distance(qring, qradius, ring[:pc], vf[v, F_RADIUS])
+    inv_m = frame[14]
+    inv_n = frame[15]
+    vradius = vf[v, F_RADIUS]
+    if qradius > 0.0 and vradius > 0.0:  # two circles (the most common pair): shape_distance's first case, inline
+        x, y = _project(frame, inv_m, inv_n, points[ps, 0], points[ps, 1], points[ps, 2])
+        d = math.hypot(qring[0, 0] - x, qring[0, 1] - y) - qradius - vradius
+        d = d if d > 0.0 else 0.0
+    else:
+        for j in range(pc):
+            ring[j, 0], ring[j, 1] = _project(
+                frame, inv_m, inv_n, points[ps + j, 0], points[ps + j, 1], points[ps + j, 2]
+            )
+        d = shape_distance(qring, qradius, ring[:pc], vradius)
     if d > minima[owner, 0] + LATERAL_EPS_M:
         return -1.0, 0.0, 0.0
     return d, max(zgap, 0.0), max(tgap, 0.0)
@@ -421,9 +672,14 @@ def exact_test(
 
 @njit(cache=True)
 def query_frame(qpoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The query's frame parameters and its outline projected in that frame."""
+    """The query's frame parameters (`geo.frame_params`, then 1/M and 1/N for `_project`) and its outline
+    projected in that frame."""
     lat0, lng0 = frame_centre(qpoints)
-    frame = frame_params(lat0, lng0)
+    params = frame_params(lat0, lng0)
+    frame = np.empty(params.shape[0] + 2)
+    frame[: params.shape[0]] = params
+    frame[params.shape[0]] = 1.0 / params[12]
+    frame[params.shape[0] + 1] = 1.0 / params[13]
     qring = np.empty((qpoints.shape[0], 2))
     for i in range(qpoints.shape[0]):
         qring[i, 0], qring[i, 1] = project_point(frame, qpoints[i, 0], qpoints[i, 1], qpoints[i, 2])
@@ -431,49 +687,74 @@ def query_frame(qpoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True)
+def _grown(a: np.ndarray, n: int) -> np.ndarray:
+    out = np.empty(2 * a.shape[0], dtype=a.dtype)
+    out[:n] = a[:n]
+    return out
+
+
+@njit(cache=True, inline="always")
+def _prefetch_segment(c: int, cells: np.ndarray, pool_box: np.ndarray, pool_vol: np.ndarray) -> None:
+    """Fetch (the first PF_SEGMENT entries of) cell c's segment ahead of its scan."""
+    s = cells[c, CK_START]
+    n = min(cells[c, CK_N], PF_SEGMENT)
+    for e in range(s, s + n, 4):  # 16-byte entries: four to a cache line
+        _prefetch(pool_box, e, 0)
+    for e in range(s, s + n, 16):
+        _prefetch(pool_vol, e, 0)
+
+
+@njit(cache=True)
 def query(
-    qpoints: np.ndarray,
-    qradius: float,
-    qzlo: float,
-    qzhi: float,
-    qt0: float,
-    qt1: float,
-    qparams: np.ndarray,
+    i: int,
+    q_offsets: np.ndarray,
+    q_points: np.ndarray,
+    q_radius: np.ndarray,
+    q_zlo: np.ndarray,
+    q_zhi: np.ndarray,
+    q_t0: np.ndarray,
+    q_t1: np.ndarray,
+    q_bbox: np.ndarray,
+    skip_owner: int,
     minima: np.ndarray,
     kind_mask: np.ndarray,
     vf: np.ndarray,
     vi: np.ndarray,
     points: np.ndarray,
-    stamp: np.ndarray,
     hkeys: np.ndarray,
     hvals: np.ndarray,
     cells: np.ndarray,
-    blk_meta: np.ndarray,
-    blk_vol: np.ndarray,
-    blk_box: np.ndarray,
+    pool_vol: np.ndarray,
+    pool_box: np.ndarray,
     counters: np.ndarray,
     level_count: np.ndarray,
     out_vol: np.ndarray,
     out_val: np.ndarray,
 ) -> int:
-    """Every live volume within the minima of the query footprint, exactly; returns the number found.
+    """Every live volume within the minima of footprint i of a batch (given as its columns), exactly, except
+    those of `skip_owner`; returns the number found.
 
-    minima[owner] = (lateral m, vertical m, time s) for each owner; qparams holds the largest of them (used to
-    widen the search box) and the owner to skip. Results beyond out_vol's length are counted, not written,
-    so the caller can grow the buffers and ask again. out_val[k] = lateral distance m, vertical gap m, time gap s.
+    minima[owner] = (lateral m, vertical m, time s) for each owner (the largest of each widen the search box).
+    Results beyond out_vol's length are counted, not written, so the caller can grow the buffers and ask again.
+    out_val[k] = lateral distance m, vertical gap m, time gap s, and the window (start, end epoch s): the overlap
+    of the two time windows, or the gap between them.
     """
     # the query's own box, frame and projected outline
-    qoff = np.empty(2, dtype=np.int64)
-    qoff[0] = 0
-    qoff[1] = qpoints.shape[0]
-    qr = np.empty(1)
-    qr[0] = qradius
-    qbox = compute_bboxes(qoff, qpoints, qr)[0]
+    qpoints = q_points[q_offsets[i] : q_offsets[i + 1]]
+    qradius = q_radius[i]
+    qzlo = q_zlo[i]
+    qzhi = q_zhi[i]
+    qt0 = q_t0[i]
+    qt1 = q_t1[i]
+    qbox = q_bbox[i]
     frame, qring = query_frame(qpoints)
-    lmax = qparams[Q_LMAX]
-    zmax = qparams[Q_ZMAX]
-    tmax = qparams[Q_TMAX]
-    skip_owner = int(qparams[Q_SKIP_OWNER])
+    lmax = 0.0
+    zmax = 0.0
+    tmax = 0.0
+    for o in range(minima.shape[0]):
+        lmax = max(lmax, minima[o, 0])
+        zmax = max(zmax, minima[o, 1])
+        tmax = max(tmax, minima[o, 2])
     # widen the box by the largest lateral minimum (conservatively: 1% and 100 m more)
     widen = lmax * 1.01 + 100.0
     dlat = math.degrees(widen / MIN_RADIUS_OF_CURVATURE_M)
@@ -493,17 +774,25 @@ def query(
     tlo = qt0 - tmax
     thi = qt1 + tmax
     counters[C_QUERY] += 1
-    qid = counters[C_QUERY]
     found = 0
     cap = out_vol.shape[0]
     ring = np.empty((1, 2))
+    # pass 1a: look the cells up (independent probes: the CPU overlaps their misses), fetching their rows
+    qz0 = _qlo(zlo, Z_ORIGIN, Z_SCALE)
+    qz1 = _qhi(zhi, Z_ORIGIN, Z_SCALE)
+    ncell = 0
+    cl_c = np.empty(128, dtype=np.int64)
+    cl_lo = np.empty(128, dtype=np.uint64)
+    cl_hi = np.empty(128, dtype=np.uint64)
     for ks in range(NKS):
         cs = BASE_DEG * (1 << ks)
+        sl = QMAX / cs
         r0, r1 = _rows(latmin, latmax, cs)
         for kt in range(NKT):
             if level_count[ks, kt] == 0:
                 continue
             ct = BASE_S * (1 << kt)
+            st = QMAX / ct
             it0 = math.floor(tlo / ct)
             it1 = math.floor(thi / ct)
             for part in range(nparts):
@@ -511,45 +800,107 @@ def query(
                 phi = a1 if part == 0 else b1
                 c0, c1 = _cols(plo, phi, cs)
                 for iy in range(r0, r1 + 1):
+                    lat0 = iy * cs - 90.0
+                    qa0 = _qlo(latmin, lat0, sl)
+                    qa1 = _qhi(latmax, lat0, sl)
                     for ix in range(c0, c1 + 1):
+                        lng0 = ix * cs - 180.0
+                        qb0 = _qlo(plo, lng0, sl)
+                        qb1 = _qhi(phi, lng0, sl)
                         for it in range(it0, it1 + 1):
                             c = lookup(hkeys, hvals, cell_key(ks, kt, iy, ix, it))
                             if c < 0:
                                 continue
-                            b = cells[c, CK_HEAD]
-                            while b >= 0:
-                                for k in range(blk_meta[b, 1]):
-                                    box = blk_box[b, k]
-                                    if (
-                                        box[0] > latmax
-                                        or box[1] < latmin
-                                        or box[2] > phi
-                                        or box[3] < plo
-                                        or box[4] > zhi
-                                        or box[5] < zlo
-                                        or box[6] > thi
-                                        or box[7] < tlo
-                                    ):
-                                        continue
-                                    v = blk_vol[b, k]
-                                    if stamp[v] == qid or vi[v, I_ALIVE] != 1:
-                                        continue
-                                    stamp[v] = qid
-                                    owner = vi[v, I_OWNER]
-                                    if owner == skip_owner or kind_mask[vi[v, I_KIND]] == 0:
-                                        continue
-                                    if ring.shape[0] < vi[v, I_PCOUNT]:
-                                        ring = np.empty((vi[v, I_PCOUNT], 2))
-                                    d, zgap, tgap = exact_test(
-                                        frame, qring, qradius, qzlo, qzhi, qt0, qt1, v, vf, vi, points, minima, ring
-                                    )
-                                    if d < 0.0:
-                                        continue
-                                    if found < cap:
-                                        out_vol[found] = v
-                                        out_val[found, 0] = d
-                                        out_val[found, 1] = zgap
-                                        out_val[found, 2] = tgap
-                                    found += 1
-                                b = blk_meta[b, 0]
+                            _prefetch(cells, c, 0)
+                            if ncell == cl_c.shape[0]:
+                                cl_c = _grown(cl_c, ncell)
+                                cl_lo = _grown(cl_lo, ncell)
+                                cl_hi = _grown(cl_hi, ncell)
+                            t0c = it * ct
+                            cl_c[ncell] = c
+                            cl_lo[ncell] = _pack(qa0, qb0, qz0, _qlo(tlo, t0c, st))
+                            cl_hi[ncell] = LANE_TOP | _pack(qa1, qb1, qz1, _qhi(thi, t0c, st))
+                            ncell += 1
+    # pass 1b: scan each cell's run, fetching the segments of the cells PF_CELL further on; entries whose boxes
+    # meet the query's are candidates (a volume may repeat)
+    cand = np.empty(1024, dtype=np.int64)
+    ncand = 0
+    for j in range(min(PF_CELL, ncell)):
+        _prefetch_segment(cl_c[j], cells, pool_box, pool_vol)
+    for j in range(ncell):
+        if j + PF_CELL < ncell:
+            _prefetch_segment(cl_c[j + PF_CELL], cells, pool_box, pool_vol)
+        c = cl_c[j]
+        qlo_w = cl_lo[j]
+        qhi_w = cl_hi[j]
+        # entries are sorted by bottom: skip those too low to reach the query even when as thick as the cell's
+        # thickest, stop at the first whose bottom is above it
+        s = cells[c, CK_START]
+        end = s + cells[c, CK_N]
+        a = s
+        b = end
+        zfrom = qz0 - cells[c, CK_DZ]
+        while a < b:
+            m = (a + b) >> 1
+            if _zlane(pool_box[m, 0]) < zfrom:
+                a = m + 1
+            else:
+                b = m
+        while cand.shape[0] < ncand + (end - a):
+            cand = _grown(cand, ncand)
+        for e in range(a, end):
+            lo_w = pool_box[e, 0]
+            if _zlane(lo_w) > qz1:
+                break
+            # branch-free: always write, advance only on a hit (a quarter of them, at random: no prediction)
+            cand[ncand] = pool_vol[e]
+            ncand += _meets(lo_w, pool_box[e, 1], qlo_w, qhi_w)
+    # pass 1c: take out the repeats (a volume filed in several cells the query scans), with a small hash set that
+    # stays in the L1 cache
+    bits = _bits(2 * ncand + 2)
+    seen = np.full(1 << bits, -1, dtype=np.int64)
+    mask = (1 << bits) - 1
+    nuniq = 0
+    for j in range(ncand):
+        v = cand[j]
+        h = _slot(v, bits)
+        while seen[h] >= 0 and seen[h] != v:
+            h = (h + 1) & mask
+        if seen[h] < 0:
+            seen[h] = v
+            cand[nuniq] = v
+            nuniq += 1
+    ncand = nuniq
+    # pass 2: exact tests, fetching rows and vertices of later candidates ahead (these are cache misses)
+    for j in range(ncand):
+        if j + PF_FAR < ncand:
+            w = cand[j + PF_FAR]
+            _prefetch(vi, w, 0)
+            _prefetch(vi, w, NI - 1)
+            _prefetch(vf, w, 0)
+            _prefetch(vf, w, F_T1)
+        if j + PF_NEAR < ncand:
+            w = cand[j + PF_NEAR]
+            ps = vi[w, I_PSTART]
+            for k in range(0, vi[w, I_PCOUNT], 2):
+                _prefetch(points, ps + k, 0)
+        v = cand[j]
+        owner = vi[v, I_OWNER]
+        if owner == skip_owner or kind_mask[vi[v, I_KIND]] == 0:
+            continue
+        if ring.shape[0] < vi[v, I_PCOUNT]:
+            ring = np.empty((vi[v, I_PCOUNT], 2))
+        d, zgap, tgap = exact_test(frame, qring, qradius, qzlo, qzhi, qt0, qt1, v, vf, vi, points, minima, ring)
+        if d < 0.0:
+            continue
+        if found < cap:
+            out_vol[found] = v
+            out_val[found, 0] = d
+            out_val[found, 1] = zgap
+            out_val[found, 2] = tgap
+            wlo = max(qt0, vf[v, F_T0])
+            whi = min(qt1, vf[v, F_T1])
+            out_val[found, 3] = min(wlo, whi)
+            out_val[found, 4] = max(wlo, whi)
+        found += 1
     return found

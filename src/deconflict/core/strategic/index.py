@@ -32,23 +32,21 @@ class VolumeIndex:
         self.count = 0  # slots ever used (high-water mark)
         self.vf = np.zeros((capacity, grid.NF))
         self.vi = np.zeros((capacity, grid.NI), dtype=np.int64)
-        self.stamp = np.zeros(capacity, dtype=np.int64)
         self.points = np.zeros((capacity * 8, 3))
         self.npoints = 0
         self.garbage_points = 0
         self.free_slots: list[int] = []
-        nblocks = max(capacity // 2, 64)
-        self.cells = np.zeros((nblocks, 4), dtype=np.int64)
-        self.hkeys, self.hvals = grid.rehash(self.cells, 0, _pow2(4 * nblocks))
-        self.blk_meta = np.zeros((nblocks, 2), dtype=np.int32)
-        self.blk_vol = np.zeros((nblocks, grid.BLOCK), dtype=np.int32)
-        self.blk_box = np.zeros((nblocks, grid.BLOCK, 8), dtype=np.float32)
-        self.free_stack = np.zeros(nblocks, dtype=np.int32)
+        ncells = max(capacity // 8, 64)
+        self.cells = np.zeros((ncells, grid.NCK), dtype=np.int64)
+        self.hkeys, self.hvals = grid.rehash(self.cells, 0, _pow2(4 * ncells))
+        self.pool_vol = np.zeros(max(capacity * 6, 1024), dtype=np.int32)
+        self.pool_box = np.zeros((self.pool_vol.shape[0], 2), dtype=np.uint64)
+        self.free_head = np.full(grid.NCLASS, -1, dtype=np.int64)
         self.counters = np.zeros(grid.NCOUNTERS, dtype=np.int64)
         self.level_count = np.zeros((grid.NKS, grid.NKT), dtype=np.int64)
         self.max_points = 1
         self._out_vol = np.zeros(1024, dtype=np.int64)
-        self._out_val = np.zeros((1024, 3))
+        self._out_val = np.zeros((1024, 5))
 
     # -- sizes -----------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -65,32 +63,36 @@ class VolumeIndex:
     def insert(self, batch: FootprintBatch, owner: IntArray | int, kind: IntArray | int) -> IntArray:
         """File every footprint of `batch`; returns the slot of each."""
         n = len(batch)
+        if n == 0:
+            return np.empty(0, dtype=np.int64)
+        fresh = not self.free_slots
         slots = self._take_slots(n)
-        counts = np.diff(batch.offsets)
-        self._reserve_points(int(counts.sum()))
-        starts = self.npoints + batch.offsets[:-1]
-        self.points[self.npoints : self.npoints + batch.points.shape[0]] = batch.points
-        self.npoints += batch.points.shape[0]
-        vf = self.vf
-        vf[slots, grid.F_RADIUS] = batch.radius
-        vf[slots, grid.F_ZLO] = batch.zlo
-        vf[slots, grid.F_ZHI] = batch.zhi
-        vf[slots, grid.F_T0] = batch.t0
-        vf[slots, grid.F_T1] = batch.t1
-        vf[slots, grid.F_LATMIN : grid.F_LNGMAX + 1] = batch.bbox
-        vi = self.vi
-        vi[slots, grid.I_ALIVE] = 0
-        vi[slots, grid.I_OWNER] = owner
-        vi[slots, grid.I_KIND] = kind
-        vi[slots, grid.I_PSTART] = starts
-        vi[slots, grid.I_PCOUNT] = counts
-        if n:
-            self.max_points = max(self.max_points, int(counts.max()))
-        if n == 1 or np.all(np.diff(slots) == 1):
-            self._file(int(slots[0]), int(slots[-1]) + 1)
+        npts = batch.points.shape[0]
+        self._reserve_points(npts)
+        first = int(slots[0])
+        if n >= LOCALITY_BATCH and fresh:
+            # a bulk load: fresh slots handed out grouped by grid cell (see `grid.locality_order`)
+            order = grid.locality_order(batch.bbox, batch.t0, batch.t1)
+            slots = np.empty(n, dtype=np.int64)
+            slots[order] = np.arange(first, first + n)
+            contiguous = True
         else:
-            for s in slots:
-                self._file(int(s), int(s) + 1)
+            order = np.arange(n)
+            contiguous = n == 1 or (int(slots[-1]) - first == n - 1 and bool(np.all(np.diff(slots) == 1)))
+        # one kernel call writes the rows and, when the slots are contiguous, files them as far as room allows
+        most, filed = grid.write_and_file(
+            slots, order, batch.offsets, batch.points, batch.radius, batch.zlo, batch.zhi, batch.t0, batch.t1,
+            batch.bbox, _ints(owner), _ints(kind), self.npoints, first if contiguous else -1, self.vf, self.vi,
+            self.points, self.hkeys, self.hvals, self.cells, self.pool_vol, self.pool_box, self.free_head,
+            self.counters, self.level_count,
+        )
+        self.npoints += npts
+        self.max_points = max(self.max_points, int(most))
+        if contiguous:
+            self._file(int(filed), first + n)
+        else:
+            for s in slots.tolist():
+                self._file(s, s + 1)
         return slots
 
     def remove(self, slots: IntArray | list[int]) -> int:
@@ -99,8 +101,8 @@ class VolumeIndex:
         for s in slots:
             s = int(s)
             if grid.remove_volume(
-                s, self.vf, self.vi, self.hkeys, self.hvals, self.cells, self.blk_meta, self.blk_vol,
-                self.blk_box, self.free_stack, self.counters, self.level_count,
+                s, self.vf, self.vi, self.hkeys, self.hvals, self.cells, self.pool_vol, self.pool_box,
+                self.free_head, self.counters, self.level_count,
             ):
                 removed += 1
                 self.free_slots.append(s)
@@ -125,32 +127,43 @@ class VolumeIndex:
         skip_owner: int = -1,
     ) -> tuple[IntArray, FloatArray]:
         """Live volumes within `minima[owner]` of footprint i of `batch`: (slots, [lateral m, vgap m, tgap s])."""
-        qpoints = batch.points[batch.offsets[i] : batch.offsets[i + 1]]
-        params = np.empty(4)
-        params[:3] = minima.max(axis=0) if minima.shape[0] else 0.0
-        params[3] = skip_owner
+        slots, rows = self.query_rows(batch, i, minima, kind_mask, skip_owner)
+        return slots, np.ascontiguousarray(rows[:, :3])
+
+    def query_rows(
+        self,
+        batch: FootprintBatch,
+        i: int,
+        minima: FloatArray,
+        kind_mask: npt.NDArray[np.uint8],
+        skip_owner: int = -1,
+    ) -> tuple[IntArray, FloatArray]:
+        """`query` with two more columns per hit: the window (start, end epoch s) over which it applies."""
         while True:
             found = grid.query(
-                qpoints, float(batch.radius[i]), float(batch.zlo[i]), float(batch.zhi[i]), float(batch.t0[i]),
-                float(batch.t1[i]), params, minima, kind_mask, self.vf, self.vi, self.points, self.stamp,
-                self.hkeys, self.hvals, self.cells, self.blk_meta, self.blk_vol, self.blk_box, self.counters,
-                self.level_count, self._out_vol, self._out_val,
+                i, batch.offsets, batch.points, batch.radius, batch.zlo, batch.zhi, batch.t0, batch.t1, batch.bbox,
+                skip_owner, minima, kind_mask, self.vf, self.vi, self.points, self.hkeys, self.hvals,
+                self.cells, self.pool_vol, self.pool_box, self.counters, self.level_count, self._out_vol,
+                self._out_val,
             )
             if found <= self._out_vol.shape[0]:
                 return self._out_vol[:found].copy(), self._out_val[:found].copy()
             self._out_vol = np.zeros(2 * found, dtype=np.int64)
-            self._out_val = np.zeros((2 * found, 3))
+            self._out_val = np.zeros((2 * found, 5))
 
     # -- storage management ----------------------------------------------------------------------------
     def _take_slots(self, n: int) -> IntArray:
+        if not self.free_slots and self.count + n <= self.vf.shape[0]:
+            self.count += n
+            return np.arange(self.count - n, self.count, dtype=np.int64)
         reuse = [self.free_slots.pop() for _ in range(min(n, len(self.free_slots)))]
         fresh = n - len(reuse)
         if self.count + fresh > self.vf.shape[0]:
             rows = max(2 * self.vf.shape[0], self.count + fresh)
             self.vf = _grow(self.vf, rows)
             self.vi = _grow(self.vi, rows)
-            self.stamp = _grow(self.stamp, rows)
-        slots = np.array(reuse + list(range(self.count, self.count + fresh)), dtype=np.int64)
+        fresh_slots = np.arange(self.count, self.count + fresh, dtype=np.int64)
+        slots = np.concatenate((np.array(reuse, dtype=np.int64), fresh_slots)) if reuse else fresh_slots
         self.count += fresh
         return slots
 
@@ -172,25 +185,36 @@ class VolumeIndex:
     def _file(self, first: int, last: int) -> None:
         while first < last:
             first = grid.insert_volumes(
-                first, last, self.vf, self.vi, self.hkeys, self.hvals, self.cells, self.blk_meta, self.blk_vol,
-                self.blk_box, self.free_stack, self.counters, self.level_count,
+                first, last, self.vf, self.vi, self.hkeys, self.hvals, self.cells, self.pool_vol, self.pool_box,
+                self.free_head, self.counters, self.level_count,
             )
             if first < last:
-                self._grow_grid(grid.cells_needed(self.vf, first))
+                need_cells, need_pool = grid.space_needed(self.vf, first, self.hkeys, self.hvals, self.cells)
+                self._grow_grid(int(need_cells), int(need_pool))
 
-    def _grow_grid(self, need: int) -> None:
-        used_blocks = int(self.counters[grid.C_BLOCKS_HWM])
-        if self.counters[grid.C_NFREE] + self.blk_meta.shape[0] - used_blocks < need:
-            rows = max(2 * self.blk_meta.shape[0], used_blocks + need)
-            self.blk_meta = _grow(self.blk_meta, rows)
-            self.blk_vol = _grow(self.blk_vol, rows)
-            self.blk_box = _grow(self.blk_box, rows)
-            self.free_stack = _grow(self.free_stack, rows)
+    def _grow_grid(self, need: int, need_pool: int) -> None:
+        used = int(self.counters[grid.C_POOL_HWM])
+        if used + need_pool > self.pool_vol.shape[0]:
+            rows = max(2 * self.pool_vol.shape[0], used + need_pool)
+            self.pool_vol = _grow(self.pool_vol, rows)
+            self.pool_box = _grow(self.pool_box, rows)
         ncells = int(self.counters[grid.C_NCELLS])
         if ncells + need > self.cells.shape[0]:
             self.cells = _grow(self.cells, max(2 * self.cells.shape[0], ncells + need))
         if 2 * (ncells + need) > self.hkeys.shape[0]:
             self.hkeys, self.hvals = grid.rehash(self.cells, ncells, _pow2(4 * (ncells + need)))
+
+
+_ONE = np.zeros(1, dtype=np.int64)
+LOCALITY_BATCH = 256  #: batches at least this large (bulk loads) get their slots in grid-cell order
+
+
+def _ints(x: IntArray | int) -> IntArray:
+    if isinstance(x, int | np.integer):
+        one = _ONE.copy()
+        one[0] = x
+        return one
+    return np.asarray(x, dtype=np.int64).reshape(-1)
 
 
 def _pow2(n: int) -> int:
