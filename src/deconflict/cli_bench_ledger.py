@@ -1,0 +1,44 @@
+"""`deconflict bench ledger`: the Merkle log's appends, proofs and bundle verification (deconflict.bench.ledger).
+
+Kept apart from cli.py, which registers it; the benchmark itself is imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+__all__ = ["bench_ledger"]
+
+
+def bench_ledger(
+    entries: int = typer.Option(10_000_000, min=1, help="Leaves in the log that proofs are measured on."),
+    proofs: int = typer.Option(2_000, min=1, help="Inclusion and consistency proofs measured (each)."),
+    bundle_entries: int = typer.Option(1_000_000, min=1, help="Entries in the bundle whose verification is timed."),
+    appends: int = typer.Option(200_000, min=1, help="Single appends timed (in-memory appends/s)."),
+    baseline_sample: int = typer.Option(100_000, min=1, help="Bundle entries checked in full for the baseline."),
+    seed: int = typer.Option(1, help="Seed of the synthetic entries and the proof positions."),
+    as_json: bool = typer.Option(True, "--json/--no-json", help="Print one JSON line (the only format)."),
+) -> None:
+    """Appends/s into the in-memory log, inclusion/consistency proof p50/p99 at `entries`, and verification of a
+    `bundle-entries` bundle, beside the raw SHA-256 rate and baselines measured in the same run."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .bench import ledger
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+    tasks: dict[str, int] = {}
+    labels = {"build": "building the log", "proofs": "proofs", "bundle": "building the bundle"}
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(labels.get(phase, phase), total=total)
+        bar.update(tasks[phase], completed=done, total=total)
+
+    with bar:
+        line = ledger.run(entries, proofs, bundle_entries, appends, seed, progress=progress,
+                          baseline_sample=baseline_sample)
+    print(json.dumps(line), flush=True)
