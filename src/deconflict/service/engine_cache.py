@@ -47,6 +47,8 @@ class EngineCache:
         self.agreements: dict[str, Agreement] = {}
         self.parties: dict[str, PartyInfo] = {}
         self.versions: dict[str, int] = {}
+        self.induced: set[str] = set()  #: live induced hazards (most writes need not look for any)
+        self.hooked: set[str] = set()  #: parties with a webhook (most notifications need no post queued)
         self.watermark = 0
         self.applied: set[int] = set()
         self._gaps: dict[int, float] = {}
@@ -79,12 +81,14 @@ class EngineCache:
         with self.lock:
             self.engine = StrategicEngine(capacity=1024)
             self.versions.clear()
+            self.induced.clear()
             self.applied.clear()
             self._gaps.clear()
             top = sa.select(sa.func.coalesce(sa.func.max(t.changes.c.seq), 0))
             self.watermark = int(conn.execute(top).scalar_one())
             self._reload_parties(conn)
             self._reload_agreements(conn)
+            self._reload_webhooks(conn)
             rows = conn.execute(
                 sa.select(t.declarations.c.id, t.declarations.c.owner_id, t.declarations.c.kind,
                           t.declarations.c.activation, sa.cast(t.declarations.c.volumes, sa.Text).label("volumes"),
@@ -101,6 +105,8 @@ class EngineCache:
                     counts.append(len(vols))
                     volumes.extend(vols)
                     self.versions[r.id] = r.version
+                    if r.kind == "hazard" and r.activation == "induced":
+                        self.induced.add(r.id)
                 batch = FootprintBatch.of(volumes)
                 self.engine.load(ids, owners, kinds, batch, np.array(counts, dtype=np.int64))
             return len(rows)
@@ -116,6 +122,8 @@ class EngineCache:
             self._reload_parties(conn)
         if any(r.entity == "agreement" for r in todo):
             self._reload_agreements(conn)
+        if any(r.entity == "webhook" for r in todo):
+            self._reload_webhooks(conn)
         decl_ids = {r.entity_id for r in todo if r.entity == "declaration"}
         if decl_ids:
             current = conn.execute(
@@ -161,6 +169,10 @@ class EngineCache:
         if self.versions.get(decl_id, 0) >= version:
             return
         self.versions[decl_id] = version
+        if kind == "hazard" and activation == "induced" and state in LIVE_STATES:
+            self.induced.add(decl_id)
+        else:
+            self.induced.discard(decl_id)
         if state not in LIVE_STATES:
             if decl_id in self.engine:
                 self.engine.cancel(decl_id)
@@ -174,6 +186,9 @@ class EngineCache:
     def expire(self, now: datetime) -> list[str]:
         with self.lock:
             return self.engine.expire(now)
+
+    def _reload_webhooks(self, conn: sa.Connection) -> None:
+        self.hooked = set(conn.execute(sa.select(t.webhooks.c.party_id)).scalars())
 
     def _reload_parties(self, conn: sa.Connection) -> None:
         rows = conn.execute(sa.select(t.parties.c.id, t.parties.c.name, t.parties.c.role)).all()

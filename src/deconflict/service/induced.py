@@ -48,12 +48,12 @@ def induced_notices(
 ) -> list[dict[str, Any]]:
     """Notify flights under an induced hazard this write makes live (or flies into); returns what the declarer
     is told: the hazards it touches and when they are live."""
-    if row.kind not in ("activity", "flight"):
-        return []
     cache = state.cache
+    if row.kind not in ("activity", "flight") or not cache.induced:
+        return []
     d = t.declarations.c
     with cache.lock:
-        touched = cache.engine.intersecting(batch)
+        touched = [i for i in cache.engine.intersecting(batch) if i in cache.induced]
     hazards = _live(conn, touched, d.kind == "hazard", d.activation == "induced")
     told: list[dict[str, Any]] = []
     notices: list[dict[str, Any]] = []
@@ -94,6 +94,6 @@ def induced_notices(
                 recipient_id=flight.owner_id, sender_id=hazard.owner_id, reason=NoticeReason.INDUCED,
                 row=hazard, agreements=terms.agreements, payload=payload, min_notice_s=None,
                 ack_deadline_s=terms.ack_deadline_s, contacts=(), now=now, seq=seq))
-    insert_notifications(conn, notices, now)
+    insert_notifications(conn, notices, now, cache.hooked)
     return told
 

@@ -66,7 +66,7 @@ def plan_notifications(
                      "min_notice_s": duty.min_notice_s, "lead_time_s": round(lead, 3), "late": late,
                      "ack_deadline_at": iso(written["ack_deadline_at"])})
     if not refuse:
-        insert_notifications(conn, rows, now)
+        insert_notifications(conn, rows, now, cache.hooked)
     return told, refuse
 
 
@@ -87,14 +87,15 @@ def notification_row(
     }
 
 
-def insert_notifications(conn: sa.Connection, rows: list[dict[str, Any]], now: datetime) -> None:
+def insert_notifications(conn: sa.Connection, rows: list[dict[str, Any]], now: datetime,
+                         hooked: set[str] | None = None) -> None:
     """The outbox write: the rows, and a webhook post queued for each recipient that has a webhook."""
     if not rows:
         return
     conn.execute(sa.insert(t.notifications), rows)
     from .webhooks import enqueue  # webhooks imports this module
 
-    enqueue(conn, [(r["id"], r["recipient_id"]) for r in rows], now)
+    enqueue(conn, [(r["id"], r["recipient_id"]) for r in rows], now, hooked)
 
 
 def undisclosed(row: Any, cache: Any) -> dict[str, Any]:

@@ -25,8 +25,9 @@ from ..store import schema as t
 from ..store.database import writing
 from .notifications import deliver, notification_json
 from .state import ServiceState
+from .writes import log_change
 
-__all__ = ["deliver_due", "enqueue", "register", "signature"]
+__all__ = ["deliver_due", "enqueue", "register", "signature", "unregister"]
 
 TIMEOUT_S = 5.0
 MAX_BACKOFF_S = 300.0
@@ -50,16 +51,28 @@ def register(state: ServiceState, party_id: str, url: str) -> dict[str, Any]:
     with writing(state.db) as conn:
         conn.execute(sa.delete(t.webhooks).where(t.webhooks.c.party_id == party_id))
         conn.execute(sa.insert(t.webhooks).values(party_id=party_id, url=url, secret=secret, created_at=now))
+        log_change(conn, "webhook", party_id, 1, now)
     return {"url": url, "secret": secret}
 
 
-def enqueue(conn: sa.Connection, notifications: Iterable[tuple[str, str]], now: datetime) -> None:
-    """Queue a post for each (notification id, recipient) whose recipient has a webhook."""
+def unregister(state: ServiceState, party_id: str) -> None:
+    with writing(state.db) as conn:
+        conn.execute(sa.delete(t.webhooks).where(t.webhooks.c.party_id == party_id))
+        log_change(conn, "webhook", party_id, 1, state.clock())
+
+
+def enqueue(conn: sa.Connection, notifications: Iterable[tuple[str, str]], now: datetime,
+            hooked: set[str] | None = None) -> None:
+    """Queue a post for each (notification id, recipient) whose recipient has a webhook (`hooked`: the parties
+    known to have one, from the engine cache caught up in this transaction; else the store is asked)."""
     pairs = list(notifications)
+    if hooked is not None:
+        pairs = [(n, p) for n, p in pairs if p in hooked]
     if not pairs:
         return
-    hooked = {r.party_id for r in conn.execute(sa.select(t.webhooks.c.party_id).where(
-        t.webhooks.c.party_id.in_({p for _, p in pairs})))}
+    if hooked is None:
+        hooked = {r.party_id for r in conn.execute(sa.select(t.webhooks.c.party_id).where(
+            t.webhooks.c.party_id.in_({p for _, p in pairs})))}
     rows = [{"id": str(uuid.uuid4()), "notification_id": n, "party_id": p, "attempts": 0, "next_attempt_at": now,
              "created_at": now} for n, p in pairs if p in hooked]
     if rows:

@@ -17,7 +17,7 @@ from ..bodies import KeyIn, PartyIn, WebhookIn, openapi_body, parse_body, strict
 from ..codec import iso
 from ..engine_cache import PartyInfo
 from ..state import ServiceState
-from ..webhooks import register
+from ..webhooks import register, unregister
 from ..writes import log_change
 
 router = APIRouter(prefix="/v1/parties", tags=["parties"], dependencies=[Depends(strict_query)])
@@ -114,9 +114,5 @@ async def put_webhook(request: Request, party: PartyInfo = Depends(current_party
 async def delete_webhook(request: Request, party: PartyInfo = Depends(current_party)) -> dict[str, Any]:
     state: ServiceState = request.app.state.svc
 
-    def write() -> None:
-        with writing(state.db) as conn:
-            conn.execute(sa.delete(t.webhooks).where(t.webhooks.c.party_id == party.id))
-
-    await run_in_threadpool(write)
+    await run_in_threadpool(unregister, state, party.id)
     return {"webhook": None}
