@@ -159,6 +159,7 @@ def _write(
     kind = engine_kind(body.kind, body.activation)
     cache = state.cache
     start, end = _window(body.volumes)
+    state_now = "active" if start <= now else "declared"  # an update of a running activity stays active
     with writing(state.db) as conn:
         _lock(state, conn, batch)
         with cache.lock:
@@ -189,7 +190,7 @@ def _write(
                                [s for s in shown if s is not None])
         row = {
             "owner_id": party.id, "kind": body.kind.value, "activation": body.activation.value,
-            "state": "declared", "version": version, "title": body.title, "extra": body.extra,
+            "state": state_now, "version": version, "title": body.title, "extra": body.extra,
             "volumes": prepared.volumes_json, "time_start": start, "time_end": end, "updated_at": now,
         }
         if expected is None:
@@ -201,7 +202,7 @@ def _write(
                 raise StaleVersion(f"version {expected} is no longer current", field="if-match")
             close_conflicts(conn, decl_id, "superseded", now)
         conn.execute(sa.insert(t.declaration_versions).values(
-            declaration_id=decl_id, version=version, state="declared", created_at=now,
+            declaration_id=decl_id, version=version, state=state_now, created_at=now,
             body={k: v for k, v in row.items() if k not in ("time_start", "time_end", "updated_at")}))
         if records:
             conn.execute(sa.insert(t.conflicts), [_conflict_row(r) for r in records])
@@ -223,7 +224,7 @@ def _write(
                 party_id=party.id, key=idempotency[0], request_hash=idempotency[1], status_code=status,
                 response=response, created_at=now))
     with cache.lock:
-        cache.apply_declaration(decl_id, version, "declared", party.id, body.kind.value, body.activation.value,
+        cache.apply_declaration(decl_id, version, state_now, party.id, body.kind.value, body.activation.value,
                                 None, batch)
         cache.mark_applied(seq)
     return WriteResult(status, response, version)
