@@ -111,7 +111,8 @@ def demo(
         scenario_path = bundled_scenario("demo")
         assert scenario_path is not None
         now = datetime.now(UTC).replace(microsecond=0)
-        with Client(service.url, service.admin_token) as admin, console.status("playing the demo drill"):
+        with Client(service.url, service.admin_token, timeout=60.0) as admin, \
+                console.status("playing the demo drill"):
             result = run_scenario(load_scenario(scenario_path), admin, now=now, speed=speed)
         tokens = {"admin": service.admin_token, **result.tokens}
         console.print(_summary(result))

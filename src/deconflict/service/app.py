@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from .. import __version__
+from ..core.strategic.warmup import warm_up
 from ..store import schema as t
 from ..store.database import migrate
 from . import stream
@@ -52,7 +53,8 @@ ERROR_SCHEMA: dict[str, Any] = {
 
 
 def open_state(state: ServiceState) -> ServiceState:
-    """Migrate the store and build this process's engine cache from it."""
+    """Migrate the store, compile the engine's kernels and build this process's engine cache from the store."""
+    warm_up()
     migrate(state.db)
     with state.db.connect() as conn:
         state.cache.rebuild(conn)
@@ -75,6 +77,7 @@ def create_app(state: ServiceState) -> FastAPI:
                    notifications.router):
         app.include_router(router)
     app.include_router(hotline_routes.router)
+    app.include_router(__import__("deconflict.web", fromlist=["router"]).router)  # the UI at / and /ui/
 
     @app.get("/v1/health", tags=["health"], summary="Liveness (no authentication; reveals nothing)")
     def health() -> dict[str, Any]:
