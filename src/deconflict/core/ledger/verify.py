@@ -47,6 +47,7 @@ __all__ = [
 
 _NODE = b"\x01"
 _LEAF = b"\x00"
+_ONE_SIZE = {HASH_SIZE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +297,7 @@ def verify_bundle(
                                                  "has no head of that size")
         if index >= head.size:
             return brk(BreakReason.INDEX_OUT_OF_RANGE, f"index {index} is not in a tree of {head.size} entries")
-        if any(len(p) != HASH_SIZE for p in e.proof):
+        if e.proof and set(map(len, e.proof)) != _ONE_SIZE:
             return brk(BreakReason.MALFORMED_PROOF, f"a proof hash is not {HASH_SIZE} bytes")
         if check_canonical:
             try:
