@@ -77,6 +77,7 @@ def create_app(state: ServiceState) -> FastAPI:
                    notifications.router):
         app.include_router(router)
     app.include_router(hotline_routes.router)
+    app.include_router(__import__("deconflict.web", fromlist=["router"]).router)  # the UI at / and /ui/
 
     @app.get("/v1/health", tags=["health"], summary="Liveness (no authentication; reveals nothing)")
     def health() -> dict[str, Any]:

@@ -1,0 +1,229 @@
+"""The operations picture (issue 7) in a real browser: Playwright driving the system Chromium against the service.
+
+Chromium comes from Debian (`apt-get install -y chromium`; .ci/run installs it): Playwright cannot download its own
+browser here. Without it these tests fail, saying so, rather than skip. Screenshots go to test-artifacts/screenshots
+(DECONFLICT_SCREENSHOTS=docs/screenshots refreshes the README's). The UI is the same over either store, so these
+run on SQLite only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from deconflict.service.server import RunningService
+
+from .service_helpers import Api, vol, world
+
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+README_SHOT = ROOT / "docs" / "screenshots" / "ui.png"  # rewritten only with DECONFLICT_README_SHOT=1
+VIEWPORT = {"width": 1366, "height": 768}
+SECRET_TITLE = "Strike package ALPHA"
+# the activity's exact vertices: digits that appear nowhere else (coarse cells are on a 0.1 degree grid)
+SECRET_VERTICES = [(35.3917, 36.0813), (35.3917, 36.1587), (35.4483, 36.1587), (35.4483, 36.0813)]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.fail("the system Chromium is missing: run `apt-get install -y chromium` (.ci/run installs it); "
+                    "Playwright cannot download a browser here")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+@dataclass
+class World:
+    apis: dict[str, Api]
+    activity: str
+    hazard: str
+    flight: str
+    hospital: str
+    agreement_full: str
+    note_to_partner: str
+
+
+def polygon(vertices: list[tuple[float, float]], hours: tuple[float, float], alt: tuple[float, float]
+            ) -> dict[str, Any]:
+    v = vol(0, 0, 1.0, hours, alt)
+    del v["volume"]["outline_circle"]
+    v["volume"]["outline_polygon"] = {"vertices": [{"lat": a, "lng": b} for a, b in vertices]}
+    return v
+
+
+def seed(service: RunningService) -> World:
+    """coalition and partner share everything (notice 2 h for activities: a 1 h notice is LATE); coalition and
+    ngo (humanitarian) share coarse cells only; partner's flight conflicts with coalition's activity."""
+    assert service.admin_token is not None
+    _, apis = world(service.url, service.admin_token, ["coalition", "partner", "ngo"], [
+        {"parties": ["coalition", "partner"], "disclosure": "full", "policy": "require_ack",
+         "min_notice_s": {"activity": 7200}},
+        {"parties": ["coalition", "ngo"], "disclosure": "coarse", "policy": "inform"},
+    ])
+    agreements = {tuple(a["parties"]): a["id"] for a in apis["coalition"].get("/v1/agreements").json()["agreements"]}
+    r = apis["coalition"].declare("activity", polygon(SECRET_VERTICES, (1, 3), (0, 9000)), title=SECRET_TITLE)
+    assert r.status_code == 201, r.text
+    activity = r.json()["declaration"]["id"]
+    r = apis["coalition"].declare("hazard", vol(35.75, 36.45, 6000, (0, 5), (0, 12000)), title="SAM site")
+    assert r.status_code == 201, r.text
+    hazard = r.json()["declaration"]["id"]
+    r = apis["partner"].declare("flight", vol(35.42, 36.12, 3000, (1.5, 2.5), (500, 1500)), title="Medevac 7")
+    assert r.status_code == 201, r.text
+    assert r.json()["conflicts"], "the flight must conflict with the activity"
+    flight = r.json()["declaration"]["id"]
+    r = apis["ngo"].declare("protected", vol(35.1, 36.6, 1500, (0, 6), (0, 300)), title="Field hospital")
+    assert r.status_code == 201, r.text
+    hospital = r.json()["declaration"]["id"]
+    notes = apis["partner"].get("/v1/notifications", params={"box": "inbox"}).json()["notifications"]
+    note = next(n for n in notes if n["declaration_id"] == activity)
+    return World(apis, activity, hazard, flight, hospital, agreements[("coalition", "partner")], note["id"])
+
+
+def open_as(browser: Browser, service: RunningService, api: Api) -> Page:
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{service.url}/")
+    page.get_by_label("Party API token").fill(api.token)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    expect(page.locator("body")).to_have_attribute("data-ready", "yes")
+    assert not errors, errors
+    return page
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / name))
+    if name == README_SHOT.name and os.environ.get("DECONFLICT_README_SHOT") == "1":
+        README_SHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(README_SHOT))
+
+
+def test_page_without_token_asks_for_one_and_vendor_files_are_served(service: RunningService,
+                                                                     browser: Browser) -> None:
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    page.goto(f"{service.url}/")
+    assert page.url.endswith("/ui/")
+    page.get_by_label("Party API token").fill("dcf_not-a-token")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("not known")
+    with httpx.Client(base_url=service.url) as http:
+        assert http.get("/ui/vendor/leaflet/leaflet.css").status_code == 200
+        assert http.get("/ui/vendor/leaflet/..%2F..%2Fpackage.json").status_code == 404
+        assert http.get("/ui/static/index.html").status_code == 404  # only the named files
+        assert http.get("/ui/static/basemap.json").json()["features"]
+
+
+def test_map_notifications_and_acknowledgement(service: RunningService, browser: Browser) -> None:
+    w = seed(service)
+    page = open_as(browser, service, w.apis["partner"])
+    mine = page.locator(f'path[data-declaration="{w.flight}"]')
+    expect(mine).to_have_count(1)
+    expect(mine).to_have_attribute("data-disclosure", "own")
+    expect(mine).to_have_attribute("data-conflict", "yes")
+    theirs = page.locator(f'path[data-declaration="{w.activity}"]')
+    expect(theirs).to_have_attribute("data-disclosure", "full")
+    expect(theirs).to_have_attribute("data-conflict", "yes")
+    expect(page.locator(f'path[data-declaration="{w.hazard}"][data-kind="hazard"]')).to_have_count(1)
+    expect(page.locator(f'path[data-declaration="{w.hospital}"]')).to_have_count(0)  # no agreement with ngo
+    expect(page.locator("path[data-declaration]")).to_have_count(3)
+    expect(page.locator("#timeline li[data-declaration]")).to_have_count(3)
+    expect(page.locator(f'#timeline li[data-declaration="{w.flight}"]')).to_contain_text("CONFLICT")
+
+    note = page.locator(f'#notifications li[data-notification="{w.note_to_partner}"]')
+    expect(note).to_contain_text("LATE")
+    expect(note).to_contain_text("Starts in")
+    expect(note).to_contain_text("Ack due in")
+    shot(page, "ui.png")
+
+    # the altitude band and time window, from the timeline (keyboard) and from the map (click)
+    page.locator(f'#timeline li[data-declaration="{w.activity}"] button').focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#details")).to_contain_text("0 m \N{EN DASH} 9000 m")
+    expect(page.locator("#details")).to_contain_text(SECRET_TITLE)
+    page.locator(f'path[data-declaration="{w.hazard}"]').dispatch_event("click")
+    expect(page.locator(".leaflet-popup", has_text="SAM site")).to_contain_text("0 m \N{EN DASH} 12000 m")
+    note.get_by_label("Reply text").fill("Medevac airborne, hold 20 min please")
+    note.get_by_role("button", name="Request hold").click()
+    expect(note).to_have_attribute("data-acked", "yes")
+    expect(note).to_contain_text("Acknowledged: request hold")
+    sent = w.apis["coalition"].get("/v1/notifications", params={"box": "sent", "pending": "false"}).json()
+    acked = next(n for n in sent["notifications"] if n["id"] == w.note_to_partner)
+    assert acked["ack_reply"] == "request_hold"
+    assert acked["ack_text"] == "Medevac airborne, hold 20 min please"
+    assert acked["acked_at"] is not None
+
+
+def test_hotline_message_reaches_the_other_browser(service: RunningService, browser: Browser) -> None:
+    w = seed(service)
+    r = w.apis["coalition"].post("/v1/threads", json={"agreement_id": w.agreement_full, "subject": "ALPHA timing"})
+    assert r.status_code == 201, r.text
+    thread = r.json()["thread"]["id"]
+    coalition = open_as(browser, service, w.apis["coalition"])
+    partner = open_as(browser, service, w.apis["partner"])
+    coalition.locator(f'button[data-thread="{thread}"]').click()
+    expect(coalition.locator("#messages")).to_contain_text("No messages yet")
+
+    partner.locator(f'button[data-thread="{thread}"]').click()
+    partner.get_by_label("Message").fill("Medevac 7 lifts at H+90, request hold of ALPHA")
+    partner.get_by_role("button", name="Send").click()
+    arrived = coalition.locator('#messages li[data-sender="partner"]')
+    expect(arrived).to_contain_text("Medevac 7 lifts at H+90")
+    # the coalition has the thread open, so it reads it at once: the sender sees the read receipt
+    expect(partner.locator('#messages li[data-sender="partner"] .receipts')).to_contain_text("coalition: read")
+    shot(partner, "hotline.png")
+
+    # and the other way, to a page that has not opened the thread: an unread count
+    partner.locator(f'button[data-thread="{thread}"]').blur()
+    coalition.get_by_label("Message").fill("Copy, ALPHA holds until H+120")
+    coalition.keyboard.press("Tab")
+    coalition.keyboard.press("Enter")
+    expect(partner.locator('#messages li[data-sender="coalition"]')).to_contain_text("ALPHA holds")
+
+
+def test_humanitarian_page_shows_nothing_beyond_its_disclosure(service: RunningService, browser: Browser) -> None:
+    w = seed(service)
+    page = open_as(browser, service, w.apis["ngo"])
+    expect(page.locator(f'path[data-declaration="{w.hospital}"][data-disclosure="own"]')).to_have_count(1)
+    cells = page.locator(f'path[data-declaration="{w.activity}"]')
+    expect(cells.first).to_have_attribute("data-shape", "cell")
+    assert cells.count() >= 1
+    expect(page.locator(f'path[data-declaration="{w.activity}"][data-shape="volume"]')).to_have_count(0)
+    expect(page.locator('path[data-disclosure="coarse"][data-shape="volume"]')).to_have_count(0)
+    expect(page.locator(f'path[data-declaration="{w.flight}"]')).to_have_count(0)  # partner: no agreement
+    expect(page.locator("#notifications li[data-notification]")).to_have_count(1)
+
+    # open everything the page offers: each timeline entry's details, each shape's popup
+    for button in page.locator("#timeline li[data-declaration] button").all():
+        button.click()
+    for path in page.locator("path[data-declaration]").all():
+        path.dispatch_event("click")
+    page.locator(f'#timeline li[data-declaration="{w.activity}"] button').click()
+    expect(page.locator("#details")).to_contain_text("Activity by coalition")
+    expect(page.locator("#details")).to_contain_text("coarse")
+    shot(page, "humanitarian.png")
+    html = page.content()
+    stored = page.evaluate("() => JSON.stringify(Object.fromEntries(Object.entries(sessionStorage)))")
+    for text in (html, stored):
+        assert SECRET_TITLE not in text
+        assert "SAM site" not in text
+        assert "Medevac" not in text
+        for lat, lng in SECRET_VERTICES:
+            assert str(lat) not in text and str(lng) not in text
