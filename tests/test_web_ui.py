@@ -164,6 +164,13 @@ def test_map_notifications_and_acknowledgement(service: RunningService, browser:
     note.get_by_role("button", name="Request hold").click()
     expect(note).to_have_attribute("data-acked", "yes")
     expect(note).to_contain_text("Acknowledged: request hold")
+
+    # live: a new activity reaches the map and the queue over the stream, without a reload
+    r = w.apis["coalition"].declare("activity", vol(35.9, 36.6, 4000, (3, 4), (0, 3000)), title="Resupply drop")
+    assert r.status_code == 201, r.text
+    later = r.json()["declaration"]["id"]
+    expect(page.locator(f'path[data-declaration="{later}"][data-disclosure="full"]')).to_have_count(1)
+    expect(page.locator("#notifications li[data-acked=no]")).to_contain_text("Resupply drop")
     sent = w.apis["coalition"].get("/v1/notifications", params={"box": "sent", "pending": "false"}).json()
     acked = next(n for n in sent["notifications"] if n["id"] == w.note_to_partner)
     assert acked["ack_reply"] == "request_hold"
@@ -197,6 +204,12 @@ def test_hotline_message_reaches_the_other_browser(service: RunningService, brow
     coalition.keyboard.press("Enter")
     expect(partner.locator('#messages li[data-sender="coalition"]')).to_contain_text("ALPHA holds")
 
+    # an acknowledgement reaches the sender's page as a reply
+    note = partner.locator(f'#notifications li[data-notification="{w.note_to_partner}"]')
+    note.get_by_role("button", name="Object").click()
+    reply = coalition.locator(f'#replies li[data-notification="{w.note_to_partner}"]')
+    expect(reply).to_contain_text("partner: object")
+
 
 def test_humanitarian_page_shows_nothing_beyond_its_disclosure(service: RunningService, browser: Browser) -> None:
     w = seed(service)
@@ -227,3 +240,16 @@ def test_humanitarian_page_shows_nothing_beyond_its_disclosure(service: RunningS
         assert "Medevac" not in text
         for lat, lng in SECRET_VERTICES:
             assert str(lat) not in text and str(lng) not in text
+
+
+def test_without_the_browser_libraries_the_page_says_how_to_install_them(service: RunningService,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from deconflict.web import ui
+
+    monkeypatch.setattr(ui, "leaflet_dir", lambda: None)
+    with httpx.Client(base_url=service.url) as http:
+        r = http.get("/ui/")
+        assert r.status_code == 503
+        assert "make setup" in r.text and "npm ci" in r.text
+        assert http.get("/ui/vendor/leaflet/leaflet.css").status_code == 404
+        assert http.get("/v1/health").status_code == 200
