@@ -96,9 +96,9 @@ def _grid_screen(pos: FloatArray, vel: FloatArray, alt: FloatArray, vs: FloatArr
     cell_key = np.empty(n, dtype=np.int64)
     ncell = 0
     for i in range(n):
-        ix = int(math.floor(pos[i, 0] / cell)) + _BIAS
-        iy = int(math.floor(pos[i, 1] / cell)) + _BIAS
-        iz = int(math.floor(pos[i, 2] / cell)) + _BIAS
+        ix = math.floor(pos[i, 0] / cell) + _BIAS
+        iy = math.floor(pos[i, 1] / cell) + _BIAS
+        iz = math.floor(pos[i, 2] / cell) + _BIAS
         key = (ix << 42) | (iy << 21) | iz
         s = _slot(key, bits)
         while hvals[s] >= 0 and hkeys[s] != key:
