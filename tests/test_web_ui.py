@@ -213,7 +213,19 @@ def test_hotline_message_reaches_the_other_browser(service: RunningService, brow
 
 def test_humanitarian_page_shows_nothing_beyond_its_disclosure(service: RunningService, browser: Browser) -> None:
     w = seed(service)
+    admin = Api(service.url, service.admin_token or "")
+    r = admin.post("/v1/agreements", json={
+        "name": "partner-ngo", "parties": ["partner", "ngo"], "disclosure": "conflict_area", "policy": "inform",
+        "minima": {"lateral_m": 500, "vertical_m": 100, "time_s": 60}, "ack_deadline_s": 600})
+    assert r.status_code == 201, r.text
+    r = w.apis["partner"].declare("flight", vol(35.1, 36.63, 2500, (1, 2), (0, 600)), title="Medevac 9")
+    assert r.status_code == 201 and r.json()["conflicts"], r.text
+    near_hospital = r.json()["declaration"]["id"]
     page = open_as(browser, service, w.apis["ngo"])
+    area = page.locator('path[data-conflict-area][data-owner="partner"]')
+    expect(area.first).to_have_attribute("data-disclosure", "conflict_area")
+    expect(page.locator(f'path[data-declaration="{near_hospital}"]')).to_have_count(0)  # areas only, not listed
+    expect(page.locator(f'path[data-declaration="{w.hospital}"]')).to_have_attribute("data-conflict", "yes")
     expect(page.locator(f'path[data-declaration="{w.hospital}"][data-disclosure="own"]')).to_have_count(1)
     cells = page.locator(f'path[data-declaration="{w.activity}"]')
     expect(cells.first).to_have_attribute("data-shape", "cell")
@@ -221,7 +233,7 @@ def test_humanitarian_page_shows_nothing_beyond_its_disclosure(service: RunningS
     expect(page.locator(f'path[data-declaration="{w.activity}"][data-shape="volume"]')).to_have_count(0)
     expect(page.locator('path[data-disclosure="coarse"][data-shape="volume"]')).to_have_count(0)
     expect(page.locator(f'path[data-declaration="{w.flight}"]')).to_have_count(0)  # partner: no agreement
-    expect(page.locator("#notifications li[data-notification]")).to_have_count(1)
+    expect(page.locator("#notifications li[data-notification]")).to_have_count(2)  # the activity, the conflict
 
     # open everything the page offers: each timeline entry's details, each shape's popup
     for button in page.locator("#timeline li[data-declaration] button").all():
