@@ -125,8 +125,8 @@ def demo(
             console.print(_tokens(result))
             console.print(f"admin token: {service.admin_token}")
         console.print(f"store: {db}")
-        console.print(f"[bold]Deconflict is running at {service.url}[/bold] (API docs: {service.url}/docs). "
-                      "Ctrl-C stops it.")
+        console.print(f"[bold]Deconflict is running at {service.url}[/bold] (operations picture: {service.url}/ui/, "
+                      f"log in with a token above; API docs: {service.url}/docs). Ctrl-C stops it.")
         threading.Event().wait()
     except KeyboardInterrupt:
         console.print("stopped")
