@@ -239,3 +239,57 @@ webhook_deliveries = sa.Table(
     sa.Column("last_error", sa.String(500), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
+
+# -- the ASTM F3548-21 DSS surface (migration 0005): the USSs, their operational intent references (each also a
+# -- `flight` declaration of the USS's party) and subscriptions -----------------------------------------------
+f3548_usss = sa.Table(
+    "f3548_usss", metadata,
+    sa.Column("sub", sa.String(255), primary_key=True),
+    sa.Column("party_id", ID, sa.ForeignKey("parties.id"), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+f3548_oirs = sa.Table(
+    "f3548_oirs", metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("manager", sa.String(255), nullable=False, index=True),
+    sa.Column("party_id", ID, sa.ForeignKey("parties.id"), nullable=False),
+    sa.Column("declaration_id", ID, sa.ForeignKey("declarations.id"), nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("ovn", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("uss_base_url", sa.String(2000), nullable=False),
+    sa.Column("subscription_id", ID, nullable=True, index=True),
+    sa.Column("extents", sa.JSON, nullable=False),
+    sa.Column("time_start", UTCDateTime(), nullable=False),
+    sa.Column("time_end", UTCDateTime(), nullable=False),
+    sa.Column("altitude_lower", sa.Float, nullable=False),
+    sa.Column("altitude_upper", sa.Float, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+f3548_subscriptions = sa.Table(
+    "f3548_subscriptions", metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("manager", sa.String(255), nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("notification_index", sa.Integer, nullable=False),
+    sa.Column("uss_base_url", sa.String(2000), nullable=False),
+    sa.Column("notify_for_operational_intents", sa.Boolean, nullable=False),
+    sa.Column("notify_for_constraints", sa.Boolean, nullable=False),
+    sa.Column("implicit", sa.Boolean, nullable=False),
+    sa.Column("extents", sa.JSON, nullable=False),
+    sa.Column("lat_min", sa.Float, nullable=False),
+    sa.Column("lat_max", sa.Float, nullable=False),
+    sa.Column("lng_min", sa.Float, nullable=False),
+    sa.Column("lng_max", sa.Float, nullable=False),
+    sa.Column("altitude_lower", sa.Float, nullable=False),
+    sa.Column("altitude_upper", sa.Float, nullable=False),
+    sa.Column("time_start", UTCDateTime(), nullable=False),
+    sa.Column("time_end", UTCDateTime(), nullable=False, index=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+__all__ += ["f3548_oirs", "f3548_subscriptions", "f3548_usss"]
