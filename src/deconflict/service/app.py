@@ -78,6 +78,7 @@ def create_app(state: ServiceState) -> FastAPI:
         app.include_router(router)
     app.include_router(hotline_routes.router)
     app.include_router(__import__("deconflict.web", fromlist=["router"]).router)  # the UI at / and /ui/
+    app.include_router(__import__("deconflict.f3548", fromlist=["router"]).router)  # ASTM F3548 DSS, /dss/v1
 
     @app.get("/v1/health", tags=["health"], summary="Liveness (no authentication; reveals nothing)")
     def health() -> dict[str, Any]:
