@@ -49,35 +49,8 @@ TARGET = {"p99_ms": 50.0}  #: issue 4, SQLite, at 200 declarations/s with 20 par
 
 
 def prepare(db: str, parties: int) -> Seeded:
-    """Migrate a new store; create the admin, `parties` parties and one agreement between them all.
-    (bench.service.prepare makes its fixed 50; this is the same, with the count as a parameter.)"""
-    from ..core.protocol import ConflictPolicy, Disclosure
-    from ..service.auth import new_token
-    from ..service.bodies import AgreementIn, MinimaIn
-    from ..service.bootstrap import ensure_admin
-    from ..service.routes.agreements import create_agreement
-    from ..service.routes.parties import create_party
-    from ..service.state import ServiceState
-    from ..store.database import migrate, open_database
-
-    engine = open_database(db)
-    try:
-        migrate(engine)
-        state = ServiceState(engine)
-        admin_token = new_token()
-        ensure_admin(state, admin_token)
-        tokens, ids, names = [], [], []
-        for p in range(parties):
-            party, token = create_party(state, f"hotline-{p}")
-            tokens.append(token)
-            ids.append(party["id"])
-            names.append(party["name"])
-        create_agreement(state, AgreementIn(
-            name="hotline", parties=names, minima=MinimaIn(**base.MINIMA), disclosure=Disclosure.FULL,
-            policy=ConflictPolicy.INFORM, ack_deadline_s=600.0))
-    finally:
-        engine.dispose()
-    return Seeded(admin_token, tokens, ids)
+    """Migrate a new store; create the admin, `parties` parties and one agreement between them all."""
+    return base.prepare(db, parties, name="hotline")
 
 
 # -- the listener (its own process) -----------------------------------------------------------------------------

@@ -128,8 +128,8 @@ class Seeded:
     party_ids: list[str]
 
 
-def prepare(db: str) -> Seeded:
-    """Migrate a new store; create the admin, the parties and one agreement between them all."""
+def prepare(db: str, parties: int = PARTIES, name: str = "bench") -> Seeded:
+    """Migrate a new store; create the admin, `parties` parties and one agreement between them all."""
     from ..core.protocol import ConflictPolicy, Disclosure
     from ..service.auth import new_token
     from ..service.bodies import AgreementIn, MinimaIn
@@ -146,13 +146,13 @@ def prepare(db: str) -> Seeded:
         admin_token = new_token()
         ensure_admin(state, admin_token)
         tokens, ids, names = [], [], []
-        for p in range(PARTIES):
-            party, token = create_party(state, f"bench-{p}")
+        for p in range(parties):
+            party, token = create_party(state, f"{name}-{p}")
             tokens.append(token)
             ids.append(party["id"])
             names.append(party["name"])
         create_agreement(state, AgreementIn(
-            name="bench", parties=names, minima=MinimaIn(**MINIMA), disclosure=Disclosure.FULL,
+            name=name, parties=names, minima=MinimaIn(**MINIMA), disclosure=Disclosure.FULL,
             policy=ConflictPolicy.INFORM, ack_deadline_s=600.0))
     finally:
         engine.dispose()
