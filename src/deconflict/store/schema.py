@@ -293,3 +293,44 @@ f3548_subscriptions = sa.Table(
 )
 
 __all__ += ["f3548_oirs", "f3548_subscriptions", "f3548_usss"]
+
+# -- the ledger (migration 0006, issue 5): entries staged in the outbox in the transaction of the state they
+# -- describe, moved by one mover at a time into the log with contiguous indices; signed tree heads; service keys -
+BIGINT_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+ledger_outbox = sa.Table(
+    "ledger_outbox", metadata,
+    sa.Column("seq", BIGINT_ID, primary_key=True, autoincrement=True),
+    sa.Column("entry", sa.LargeBinary, nullable=False),
+    sa.Column("parties", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+ledger_entries = sa.Table(
+    "ledger_entries", metadata,
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("entry", sa.LargeBinary, nullable=False),
+    sa.Column("leaf_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("parties", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+tree_heads = sa.Table(
+    "tree_heads", metadata,
+    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("root", sa.LargeBinary(32), nullable=False),
+    sa.Column("timestamp_ms", sa.BigInteger, nullable=False),
+    sa.Column("key_id", sa.LargeBinary(32), nullable=False),
+    sa.Column("signature", sa.LargeBinary(64), nullable=False),
+)
+
+service_keys = sa.Table(
+    "service_keys", metadata,
+    sa.Column("key_id", sa.LargeBinary(32), primary_key=True),
+    sa.Column("public_key", sa.LargeBinary(32), nullable=False),
+    sa.Column("private_key", sa.LargeBinary(32), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("retired_at", UTCDateTime(), nullable=True),
+)
+
+__all__ += ["ledger_entries", "ledger_outbox", "service_keys", "tree_heads"]
