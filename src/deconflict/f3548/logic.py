@@ -52,9 +52,10 @@ from ..store.locks import area_lock_keys, lock_areas
 from .auth import Caller, F3548Config, has_scope
 from .parse import BadRequest
 
-__all__ = ["AirspaceConflict", "F3548Context", "NO_OVN", "NULL_SUBSCRIPTION"]
+__all__ = ["AirspaceConflict", "CONSTRAINT", "F3548Context", "NO_OVN", "NULL_SUBSCRIPTION"]
 
 NO_OVN = "Available from USS"
+CONSTRAINT = "Constraint"  #: `f3548_oirs.state` of a constraint reference (the table holds both kinds of reference)
 NULL_SUBSCRIPTION = "00000000-0000-4000-8000-000000000000"
 KEY_STATES = ("Accepted", "Activated")  #: states whose create/update must present the key
 CMSA_STATES = ("Nonconforming", "Contingent")  #: states that need utm.conformance_monitoring_sa
@@ -74,10 +75,11 @@ class AirspaceConflict(Conflict):
     """409 with the F3548 AirspaceConflictResponse body."""
 
     def __init__(self, message: str, missing: list[dict[str, Any]] | None = None,
-                 conflicts: list[dict[str, Any]] | None = None) -> None:
+                 conflicts: list[dict[str, Any]] | None = None,
+                 missing_constraints: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message, field="key")
         self.body: dict[str, Any] = {"message": message, "missing_operational_intents": missing or [],
-                                     "missing_constraints": []}
+                                     "missing_constraints": missing_constraints or []}
         if conflicts:
             self.body["conflicts"] = conflicts
 
@@ -242,6 +244,14 @@ def oir_json(row: Any, caller: Caller) -> dict[str, Any]:
     }
 
 
+def constraint_json(row: Any, caller: Caller) -> dict[str, Any]:
+    return {
+        "id": row.id, "manager": row.manager, "uss_availability": "Unknown", "version": row.version,
+        "ovn": row.ovn if row.manager == caller.sub else NO_OVN, "time_start": _t(row.time_start),
+        "time_end": _t(row.time_end), "uss_base_url": row.uss_base_url,
+    }
+
+
 def subscription_json(row: Any, dependents: list[str]) -> dict[str, Any]:
     return {
         "id": row.id, "version": str(row.version), "notification_index": row.notification_index,
@@ -253,8 +263,10 @@ def subscription_json(row: Any, dependents: list[str]) -> dict[str, Any]:
 
 
 # -- reads -------------------------------------------------------------------------------------------------
-def intersecting_oirs(ctx: F3548Context, conn: sa.Connection, batch: FootprintBatch, now: datetime) -> list[Any]:
-    """OIR rows whose declarations share a point with `batch` (the engine's exact test), still running."""
+def intersecting_oirs(ctx: F3548Context, conn: sa.Connection, batch: FootprintBatch, now: datetime, *,
+                      constraints: bool = False) -> list[Any]:
+    """OIR rows (constraint reference rows with `constraints`) whose declarations share a point with `batch`
+    (the engine's exact test), still running."""
     cache = ctx.state.cache
     with cache.lock:
         cache.catch_up(conn)
@@ -264,7 +276,8 @@ def intersecting_oirs(ctx: F3548Context, conn: sa.Connection, batch: FootprintBa
     rows: list[Any] = []
     for chunk in range(0, len(hits), 500):
         rows.extend(conn.execute(sa.select(t.f3548_oirs).where(
-            t.f3548_oirs.c.declaration_id.in_(hits[chunk:chunk + 500]), t.f3548_oirs.c.time_end >= now)).all())
+            t.f3548_oirs.c.declaration_id.in_(hits[chunk:chunk + 500]), t.f3548_oirs.c.time_end >= now,
+            (t.f3548_oirs.c.state == CONSTRAINT) if constraints else (t.f3548_oirs.c.state != CONSTRAINT))).all())
     return sorted(rows, key=lambda r: r.id)
 
 
@@ -280,7 +293,8 @@ def query_oirs(ctx: F3548Context, caller: Caller, aoi: api.Volume4D | None, now:
 def get_oir(ctx: F3548Context, caller: Caller, entity_id: str) -> dict[str, Any]:
     entity_id = ctx.check_id(entity_id)
     with ctx.state.db.connect() as conn:
-        row = conn.execute(sa.select(t.f3548_oirs).where(t.f3548_oirs.c.id == entity_id)).first()
+        row = conn.execute(sa.select(t.f3548_oirs).where(t.f3548_oirs.c.id == entity_id,
+                                                         t.f3548_oirs.c.state != CONSTRAINT)).first()
     if row is None:
         raise NotFound(f"no operational intent reference {entity_id}", field="entityid")
     return {"operational_intent_reference": oir_json(row, caller)}
@@ -324,10 +338,11 @@ def _candidates(conn: sa.Connection, batch: FootprintBatch, volumes: list[Volume
     return [r for r in rows if r.id in hit]
 
 
-def _notify(conn: sa.Connection, batch: FootprintBatch, volumes: list[Volume4D], now: datetime
-            ) -> list[dict[str, Any]]:
-    """Increment the notification index of every subscription for OIRs over `volumes`; the subscribers."""
-    rows = _candidates(conn, batch, volumes, now, notify_for_operational_intents=True)
+def _notify(conn: sa.Connection, batch: FootprintBatch, volumes: list[Volume4D], now: datetime,
+            flag: str = "notify_for_operational_intents") -> list[dict[str, Any]]:
+    """Increment the notification index of every subscription for OIRs (or, with `flag`
+    "notify_for_constraints", for constraints) over `volumes`; the subscribers."""
+    rows = _candidates(conn, batch, volumes, now, **{flag: True})
     if not rows:
         return []
     ids = [r.id for r in rows]
@@ -379,6 +394,9 @@ def upsert_oir(ctx: F3548Context, caller: Caller, entity_id: str, ovn: str | Non
     implicit = params.new_subscription
     if implicit is not None:
         ctx.check_base_url(implicit.uss_base_url, "new_subscription.uss_base_url")
+        if implicit.notify_for_constraints and not has_scope(caller, Scope.ConstraintProcessing):
+            raise Forbidden(f"new_subscription.notify_for_constraints needs {Scope.ConstraintProcessing.value}",
+                            field="new_subscription.notify_for_constraints")
     sub_id = ctx.check_id(params.subscription_id, "subscription_id") if params.subscription_id else None
     if sub_id == NULL_SUBSCRIPTION:
         sub_id = None
@@ -399,11 +417,13 @@ def upsert_oir(ctx: F3548Context, caller: Caller, entity_id: str, ovn: str | Non
 
     with state.db.connect() as conn:
         before = conn.execute(sa.select(t.f3548_oirs).where(t.f3548_oirs.c.id == entity_id)).first()
+    if before is not None and before.state == CONSTRAINT:
+        raise Conflict(f"{entity_id} is the id of a constraint reference", field="entityid")
     batches = [batch] + ([FootprintBatch.of(volumes_from_json(before.extents))] if before is not None else [])
     with ctx.area_locked(batches) as held:
         with ctx.write_tx(held) if held is not None else state.db.connect() as conn:
             old, attached = _check_upsert(ctx, conn, caller, entity_id, ovn, before, new_state, sub_id, volumes,
-                                          batch, key, now)
+                                          batch, key, now, bool(implicit and implicit.notify_for_constraints))
         decl_id = _file_declaration(ctx, party, entity_id, old, volumes, caller)
         try:
             with ctx.write_tx(held) as conn:
@@ -418,8 +438,12 @@ def upsert_oir(ctx: F3548Context, caller: Caller, entity_id: str, ovn: str | Non
 
 def _check_upsert(ctx: F3548Context, conn: sa.Connection, caller: Caller, entity_id: str, ovn: str | None,
                   before: Any, new_state: str, sub_id: str | None, volumes: list[Volume4D], batch: FootprintBatch,
-                  key: set[str], now: datetime) -> tuple[Any, Any]:
-    """Under the area locks: the current OIR, the subscription to attach, and the key rule. Writes nothing."""
+                  key: set[str], now: datetime, implicit_for_constraints: bool = False) -> tuple[Any, Any]:
+    """Under the area locks: the current OIR, the subscription to attach, and the key rule. Writes nothing.
+
+    The key holds the OVN of every other intersecting intent; and of every intersecting constraint when the
+    USS performs constraint processing for this intent, i.e. when its subscription (the new implicit one, or
+    the one attached) notifies for constraints (F3548 PutOperationalIntentReferenceParameters.key)."""
     old = conn.execute(sa.select(t.f3548_oirs).where(t.f3548_oirs.c.id == entity_id)).first()
     if (old is None) != (before is None) or (old is not None and old.extents != before.extents):
         raise AirspaceConflict("the operational intent changed meanwhile; retry")
@@ -445,9 +469,13 @@ def _check_upsert(ctx: F3548Context, conn: sa.Connection, caller: Caller, entity
             raise BadRequest("subscription_id: the subscription does not cover the extents", field="subscription_id")
     if new_state in KEY_STATES:
         missing = [r for r in intersecting_oirs(ctx, conn, batch, now) if r.id != entity_id and r.ovn not in key]
-        if missing:
-            raise AirspaceConflict("Current OVNs not provided for one or more operational intents",
-                                   [oir_json(r, caller) for r in missing])
+        missing_c: list[Any] = []
+        if implicit_for_constraints or (attached is not None and attached.notify_for_constraints):
+            missing_c = [r for r in intersecting_oirs(ctx, conn, batch, now, constraints=True) if r.ovn not in key]
+        if missing or missing_c:
+            raise AirspaceConflict("Current OVNs not provided for one or more operational intents or constraints",
+                                   [oir_json(r, caller) for r in missing],
+                                   missing_constraints=[constraint_json(r, caller) for r in missing_c])
     return old, attached
 
 
@@ -532,14 +560,14 @@ def delete_oir(ctx: F3548Context, caller: Caller, entity_id: str, ovn: str) -> d
     entity_id = ctx.check_id(entity_id)
     with state.db.connect() as conn:
         before = conn.execute(sa.select(t.f3548_oirs).where(t.f3548_oirs.c.id == entity_id)).first()
-    if before is None:
+    if before is None or before.state == CONSTRAINT:
         raise NotFound(f"no operational intent reference {entity_id}", field="entityid")
     volumes = volumes_from_json(before.extents)
     batch = FootprintBatch.of(volumes)
     party = ctx.uss_party(caller.sub)
     with ctx.area_locked([batch]) as held, ctx.write_tx(held) as conn:
         old = conn.execute(sa.select(t.f3548_oirs).where(t.f3548_oirs.c.id == entity_id)).first()
-        if old is None:
+        if old is None or old.state == CONSTRAINT:
             raise NotFound(f"no operational intent reference {entity_id}", field="entityid")
         if old.manager != caller.sub:
             raise Forbidden("the operational intent is managed by another USS", field="entityid")
@@ -600,11 +628,15 @@ def put_subscription(ctx: F3548Context, caller: Caller, sub_id: str, version: st
         row = conn.execute(sa.select(t.f3548_subscriptions).where(s.id == sub_id)).one()
         dependents = _dependents(conn, sub_id)
     oirs: list[dict[str, Any]] = []
-    if for_ois:
-        with state.db.connect() as conn:
+    constraints: list[dict[str, Any]] = []
+    with state.db.connect() as conn:
+        if for_ois:
             oirs = [oir_json(r, caller) for r in intersecting_oirs(ctx, conn, batch, now)]
+        if for_constraints:
+            constraints = [constraint_json(r, caller)
+                           for r in intersecting_oirs(ctx, conn, batch, now, constraints=True)]
     return {"subscription": subscription_json(row, dependents), "operational_intent_references": oirs,
-            "constraint_references": []}
+            "constraint_references": constraints}
 
 
 def get_subscription(ctx: F3548Context, caller: Caller, sub_id: str) -> dict[str, Any]:

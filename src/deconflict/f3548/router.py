@@ -1,4 +1,5 @@
-"""`/dss/v1`: the F3548-21 DSS operations served so far (operational intent references and subscriptions).
+"""`/dss/v1`: the F3548-21 DSS operations served so far (operational intent references, constraint references and
+subscriptions).
 
 Errors take the F3548 shape, `{"message": ...}` (the message names the field), with the statuses the standard
 lists: 400 for any invalid input (Deconflict's 422s become 400 here), 401/403 for tokens and scopes, 404, and 409
@@ -20,7 +21,7 @@ from uas_standards.astm.f3548.v21.api import OperationID
 
 from ..errors import DeconflictError, InvalidInput
 from ..service.bodies import strict_query
-from . import logic
+from . import constraints, logic
 from .auth import Caller, authorize, config_from_env
 from .logic import AirspaceConflict, F3548Context
 from .parse import parse_body
@@ -113,6 +114,42 @@ async def update_oir(request: Request, entityid: str, ovn: str) -> JSONResponse:
 async def delete_oir(request: Request, entityid: str, ovn: str) -> dict[str, Any]:
     ctx, caller = _caller(request, OperationID.DeleteOperationalIntentReference)
     return await run_in_threadpool(logic.delete_oir, ctx, caller, entityid, ovn)
+
+
+# -- constraint references ---------------------------------------------------------------------------------
+@router.post("/constraint_references/query", summary="Constraint references in an area")
+async def query_constraints(request: Request) -> dict[str, Any]:
+    ctx, caller = _caller(request, OperationID.QueryConstraintReferences)
+    body = parse_body(await request.body(), api.QueryConstraintReferenceParameters)
+    return await run_in_threadpool(constraints.query_constraints, ctx, caller, body.area_of_interest)
+
+
+@router.get("/constraint_references/{entityid}", summary="One constraint reference")
+async def get_constraint(request: Request, entityid: str) -> dict[str, Any]:
+    ctx, caller = _caller(request, OperationID.GetConstraintReference)
+    return await run_in_threadpool(constraints.get_constraint, ctx, caller, entityid)
+
+
+@router.put("/constraint_references/{entityid}", status_code=201, summary="Create a constraint reference")
+async def create_constraint(request: Request, entityid: str) -> JSONResponse:
+    ctx, caller = _caller(request, OperationID.CreateConstraintReference)
+    body = parse_body(await request.body(), api.PutConstraintReferenceParameters)
+    status, out = await run_in_threadpool(constraints.upsert_constraint, ctx, caller, entityid, None, body)
+    return JSONResponse(out, status_code=status)
+
+
+@router.put("/constraint_references/{entityid}/{ovn}", summary="Update a constraint reference at its current OVN")
+async def update_constraint(request: Request, entityid: str, ovn: str) -> JSONResponse:
+    ctx, caller = _caller(request, OperationID.UpdateConstraintReference)
+    body = parse_body(await request.body(), api.PutConstraintReferenceParameters)
+    status, out = await run_in_threadpool(constraints.upsert_constraint, ctx, caller, entityid, ovn, body)
+    return JSONResponse(out, status_code=status)
+
+
+@router.delete("/constraint_references/{entityid}/{ovn}", summary="Delete a constraint reference at its OVN")
+async def delete_constraint(request: Request, entityid: str, ovn: str) -> dict[str, Any]:
+    ctx, caller = _caller(request, OperationID.DeleteConstraintReference)
+    return await run_in_threadpool(constraints.delete_constraint, ctx, caller, entityid, ovn)
 
 
 # -- subscriptions -----------------------------------------------------------------------------------------
