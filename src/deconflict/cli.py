@@ -18,6 +18,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(__import__("deconflict.cli_scenario", fromlist=["scenario_app"]).scenario_app, name="scenario")
 app.command("watch")(__import__("deconflict.cli_liaison", fromlist=["watch"]).watch)
 app.command("send")(__import__("deconflict.cli_liaison", fromlist=["send"]).send)
+app.command("replay-tracks")(__import__("deconflict.feeds.cli", fromlist=["*"]).replay_tracks)
 
 
 def _progress() -> Progress:
