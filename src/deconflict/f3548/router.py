@@ -14,19 +14,19 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
 from uas_standards.astm.f3548.v21 import api
 from uas_standards.astm.f3548.v21.api import OperationID
 
 from ..errors import DeconflictError, InvalidInput
 from ..service.bodies import strict_query
-from . import constraints, logic
+from . import availability, constraints, logic
 from .auth import Caller, authorize, config_from_env
 from .logic import AirspaceConflict, F3548Context
 from .parse import parse_body
 
-__all__ = ["context", "router"]
+__all__ = ["context", "dss", "router"]
 
 _CONTEXT_LOCK = threading.Lock()
 
@@ -54,8 +54,8 @@ class _F3548Route(APIRoute):
 
 #: Left out of /openapi.json: the app documents every path with Deconflict's error shape and statuses, which
 #: these routes do not use; the F3548 OpenAPI (the standard's own) is their description.
-router = APIRouter(prefix="/dss/v1", tags=["ASTM F3548-21 DSS"], route_class=_F3548Route,
-                   dependencies=[Depends(strict_query)], include_in_schema=False)
+dss = APIRouter(prefix="/dss/v1", tags=["ASTM F3548-21 DSS"], route_class=_F3548Route,
+                dependencies=[Depends(strict_query)], include_in_schema=False)
 
 
 def context(request: Request) -> F3548Context:
@@ -77,110 +77,156 @@ def _caller(request: Request, operation: OperationID) -> tuple[F3548Context, Cal
     return ctx, authorize(request.headers.get("authorization"), operation, ctx.config, ctx.state.clock())
 
 
+def _filled(ctx: F3548Context, fn: Callable[..., Any], *args: Any) -> Any:
+    """`fn(ctx, *args)` with its references' (and a 409's missing references') `uss_availability` filled in."""
+    try:
+        out = fn(ctx, *args)
+    except AirspaceConflict as exc:
+        availability.fill_availability(ctx, exc.body)
+        raise
+    if isinstance(out, tuple):
+        return out[0], availability.fill_availability(ctx, out[1])
+    return availability.fill_availability(ctx, out)
+
+
 # -- operational intent references -------------------------------------------------------------------------
-@router.post("/operational_intent_references/query", summary="Operational intent references in an area")
+@dss.post("/operational_intent_references/query", summary="Operational intent references in an area")
 async def query_oirs(request: Request) -> dict[str, Any]:
     ctx, caller = _caller(request, OperationID.QueryOperationalIntentReferences)
     body = parse_body(await request.body(), api.QueryOperationalIntentReferenceParameters)
-    return await run_in_threadpool(logic.query_oirs, ctx, caller, body.area_of_interest, ctx.state.clock())
+    return await run_in_threadpool(_filled, ctx, logic.query_oirs, caller, body.area_of_interest, ctx.state.clock())
 
 
-@router.get("/operational_intent_references/{entityid}", summary="One operational intent reference")
+@dss.get("/operational_intent_references/{entityid}", summary="One operational intent reference")
 async def get_oir(request: Request, entityid: str) -> dict[str, Any]:
     ctx, caller = _caller(request, OperationID.GetOperationalIntentReference)
-    return await run_in_threadpool(logic.get_oir, ctx, caller, entityid)
+    return await run_in_threadpool(_filled, ctx, logic.get_oir, caller, entityid)
 
 
-@router.put("/operational_intent_references/{entityid}", status_code=201,
+@dss.put("/operational_intent_references/{entityid}", status_code=201,
             summary="Create an operational intent reference (the key must hold every intersecting OVN)")
 async def create_oir(request: Request, entityid: str) -> JSONResponse:
     ctx, caller = _caller(request, OperationID.CreateOperationalIntentReference)
     body = parse_body(await request.body(), api.PutOperationalIntentReferenceParameters)
-    status, out = await run_in_threadpool(logic.upsert_oir, ctx, caller, entityid, None, body)
+    status, out = await run_in_threadpool(_filled, ctx, logic.upsert_oir, caller, entityid, None, body)
     return JSONResponse(out, status_code=status)
 
 
-@router.put("/operational_intent_references/{entityid}/{ovn}",
+@dss.put("/operational_intent_references/{entityid}/{ovn}",
             summary="Update an operational intent reference at its current OVN")
 async def update_oir(request: Request, entityid: str, ovn: str) -> JSONResponse:
     ctx, caller = _caller(request, OperationID.UpdateOperationalIntentReference)
     body = parse_body(await request.body(), api.PutOperationalIntentReferenceParameters)
-    status, out = await run_in_threadpool(logic.upsert_oir, ctx, caller, entityid, ovn, body)
+    status, out = await run_in_threadpool(_filled, ctx, logic.upsert_oir, caller, entityid, ovn, body)
     return JSONResponse(out, status_code=status)
 
 
-@router.delete("/operational_intent_references/{entityid}/{ovn}",
+@dss.delete("/operational_intent_references/{entityid}/{ovn}",
                summary="Delete an operational intent reference at its current OVN")
 async def delete_oir(request: Request, entityid: str, ovn: str) -> dict[str, Any]:
     ctx, caller = _caller(request, OperationID.DeleteOperationalIntentReference)
-    return await run_in_threadpool(logic.delete_oir, ctx, caller, entityid, ovn)
+    return await run_in_threadpool(_filled, ctx, logic.delete_oir, caller, entityid, ovn)
 
 
 # -- constraint references ---------------------------------------------------------------------------------
-@router.post("/constraint_references/query", summary="Constraint references in an area")
+@dss.post("/constraint_references/query", summary="Constraint references in an area")
 async def query_constraints(request: Request) -> dict[str, Any]:
     ctx, caller = _caller(request, OperationID.QueryConstraintReferences)
     body = parse_body(await request.body(), api.QueryConstraintReferenceParameters)
-    return await run_in_threadpool(constraints.query_constraints, ctx, caller, body.area_of_interest)
+    return await run_in_threadpool(_filled, ctx, constraints.query_constraints, caller, body.area_of_interest)
 
 
-@router.get("/constraint_references/{entityid}", summary="One constraint reference")
+@dss.get("/constraint_references/{entityid}", summary="One constraint reference")
 async def get_constraint(request: Request, entityid: str) -> dict[str, Any]:
     ctx, caller = _caller(request, OperationID.GetConstraintReference)
-    return await run_in_threadpool(constraints.get_constraint, ctx, caller, entityid)
+    return await run_in_threadpool(_filled, ctx, constraints.get_constraint, caller, entityid)
 
 
-@router.put("/constraint_references/{entityid}", status_code=201, summary="Create a constraint reference")
+@dss.put("/constraint_references/{entityid}", status_code=201, summary="Create a constraint reference")
 async def create_constraint(request: Request, entityid: str) -> JSONResponse:
     ctx, caller = _caller(request, OperationID.CreateConstraintReference)
     body = parse_body(await request.body(), api.PutConstraintReferenceParameters)
-    status, out = await run_in_threadpool(constraints.upsert_constraint, ctx, caller, entityid, None, body)
+    status, out = await run_in_threadpool(_filled, ctx, constraints.upsert_constraint, caller, entityid, None, body)
     return JSONResponse(out, status_code=status)
 
 
-@router.put("/constraint_references/{entityid}/{ovn}", summary="Update a constraint reference at its current OVN")
+@dss.put("/constraint_references/{entityid}/{ovn}", summary="Update a constraint reference at its current OVN")
 async def update_constraint(request: Request, entityid: str, ovn: str) -> JSONResponse:
     ctx, caller = _caller(request, OperationID.UpdateConstraintReference)
     body = parse_body(await request.body(), api.PutConstraintReferenceParameters)
-    status, out = await run_in_threadpool(constraints.upsert_constraint, ctx, caller, entityid, ovn, body)
+    status, out = await run_in_threadpool(_filled, ctx, constraints.upsert_constraint, caller, entityid, ovn, body)
     return JSONResponse(out, status_code=status)
 
 
-@router.delete("/constraint_references/{entityid}/{ovn}", summary="Delete a constraint reference at its OVN")
+@dss.delete("/constraint_references/{entityid}/{ovn}", summary="Delete a constraint reference at its OVN")
 async def delete_constraint(request: Request, entityid: str, ovn: str) -> dict[str, Any]:
     ctx, caller = _caller(request, OperationID.DeleteConstraintReference)
-    return await run_in_threadpool(constraints.delete_constraint, ctx, caller, entityid, ovn)
+    return await run_in_threadpool(_filled, ctx, constraints.delete_constraint, caller, entityid, ovn)
 
 
 # -- subscriptions -----------------------------------------------------------------------------------------
-@router.post("/subscriptions/query", summary="The caller's subscriptions in an area")
+@dss.post("/subscriptions/query", summary="The caller's subscriptions in an area")
 async def query_subscriptions(request: Request) -> dict[str, Any]:
     ctx, caller = _caller(request, OperationID.QuerySubscriptions)
     body = parse_body(await request.body(), api.QuerySubscriptionParameters)
     return await run_in_threadpool(logic.query_subscriptions, ctx, caller, body.area_of_interest)
 
 
-@router.get("/subscriptions/{subscriptionid}", summary="One of the caller's subscriptions")
+@dss.get("/subscriptions/{subscriptionid}", summary="One of the caller's subscriptions")
 async def get_subscription(request: Request, subscriptionid: str) -> dict[str, Any]:
     ctx, caller = _caller(request, OperationID.GetSubscription)
     return await run_in_threadpool(logic.get_subscription, ctx, caller, subscriptionid)
 
 
-@router.put("/subscriptions/{subscriptionid}", summary="Create a subscription")
+@dss.put("/subscriptions/{subscriptionid}", summary="Create a subscription")
 async def create_subscription(request: Request, subscriptionid: str) -> dict[str, Any]:
     ctx, caller = _caller(request, OperationID.CreateSubscription)
     body = parse_body(await request.body(), api.PutSubscriptionParameters)
-    return await run_in_threadpool(logic.put_subscription, ctx, caller, subscriptionid, None, body)
+    return await run_in_threadpool(_filled, ctx, logic.put_subscription, caller, subscriptionid, None, body)
 
 
-@router.put("/subscriptions/{subscriptionid}/{version}", summary="Update a subscription at its current version")
+@dss.put("/subscriptions/{subscriptionid}/{version}", summary="Update a subscription at its current version")
 async def update_subscription(request: Request, subscriptionid: str, version: str) -> dict[str, Any]:
     ctx, caller = _caller(request, OperationID.UpdateSubscription)
     body = parse_body(await request.body(), api.PutSubscriptionParameters)
-    return await run_in_threadpool(logic.put_subscription, ctx, caller, subscriptionid, version, body)
+    return await run_in_threadpool(_filled, ctx, logic.put_subscription, caller, subscriptionid, version, body)
 
 
-@router.delete("/subscriptions/{subscriptionid}/{version}", summary="Delete a subscription at its version")
+@dss.delete("/subscriptions/{subscriptionid}/{version}", summary="Delete a subscription at its version")
 async def delete_subscription(request: Request, subscriptionid: str, version: str) -> dict[str, Any]:
     ctx, caller = _caller(request, OperationID.DeleteSubscription)
     return await run_in_threadpool(logic.delete_subscription, ctx, caller, subscriptionid, version)
+
+
+# -- USS availability and reports -------------------------------------------------------------------------
+@dss.get("/uss_availability/{uss_id}", summary="A USS's availability (Unknown until arbitrated)")
+async def get_uss_availability(request: Request, uss_id: str) -> dict[str, Any]:
+    ctx, caller = _caller(request, OperationID.GetUssAvailability)
+    return await run_in_threadpool(availability.get_availability, ctx, caller, uss_id)
+
+
+@dss.put("/uss_availability/{uss_id}", summary="Set a USS's availability at its current version")
+async def set_uss_availability(request: Request, uss_id: str) -> dict[str, Any]:
+    ctx, caller = _caller(request, OperationID.SetUssAvailability)
+    body = parse_body(await request.body(), api.SetUssAvailabilityStatusParameters)
+    return await run_in_threadpool(availability.set_availability, ctx, caller, uss_id, body)
+
+
+@dss.post("/reports", status_code=201, summary="Report a communication problem to the DSS (logged)")
+async def make_report(request: Request) -> dict[str, Any]:
+    ctx, caller = _caller(request, OperationID.MakeDssReport)
+    body = parse_body(await request.body(), api.ErrorReport)
+    return availability.make_report(ctx, caller, body)
+
+
+#: What the app includes: the DSS operations under /dss/v1, and `GET /healthy` answering "ok" without a token
+#: (where the reference DSS answers its health checks).
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/healthy", summary="Liveness of the DSS (no token)")
+def healthy() -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+router.include_router(dss)

@@ -334,3 +334,15 @@ service_keys = sa.Table(
 )
 
 __all__ += ["ledger_entries", "ledger_outbox", "service_keys", "tree_heads"]
+
+# -- F3548 USS availability (migration 0007): per USS (`sub`), as set by a USS with availability arbitration --------
+f3548_uss_availability = sa.Table(
+    "f3548_uss_availability", metadata,
+    sa.Column("uss", sa.String(255), primary_key=True),
+    sa.Column("availability", sa.String(16), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_by", sa.String(255), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+__all__ += ["f3548_uss_availability"]
