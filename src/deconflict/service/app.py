@@ -58,6 +58,7 @@ def open_state(state: ServiceState) -> ServiceState:
     migrate(state.db)
     with state.db.connect() as conn:
         state.cache.rebuild(conn)
+    __import__("deconflict.service.ledger", fromlist=["open_ledger"]).open_ledger(state)  # key, log
     return state
 
 
@@ -77,6 +78,7 @@ def create_app(state: ServiceState) -> FastAPI:
                    notifications.router):
         app.include_router(router)
     app.include_router(hotline_routes.router)
+    app.include_router(__import__("deconflict.service.routes.ledger", fromlist=["router"]).router)  # /v1/ledger
     app.include_router(__import__("deconflict.web", fromlist=["router"]).router)  # the UI at / and /ui/
     app.include_router(__import__("deconflict.f3548", fromlist=["router"]).router)  # ASTM F3548 DSS, /dss/v1
 

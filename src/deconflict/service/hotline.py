@@ -28,6 +28,7 @@ from ..store import schema as t
 from ..store.database import writing
 from .codec import iso
 from .engine_cache import EngineCache, PartyInfo
+from .ledger import stage_message
 from .reads import declaration_row
 from .state import ServiceState
 from .views import declaration_view
@@ -367,6 +368,7 @@ def _send(state: ServiceState, party: PartyInfo, thread_id: str, body: MessageIn
                 {"message_id": message_id, "recipient_id": p, "delivered_at": None, "read_at": None}
                 for p in recipients])
         log_change(conn, "message", message_id, 1, now)
+        stage_message(conn, message_id, members, now)
         row = conn.execute(sa.select(t.messages).where(t.messages.c.id == message_id)).one()
         receipts = _receipts(conn, [message_id])[message_id]
         response = {"message": _message_view(state.cache, party, row, receipts)}

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from ..store import schema as t
 from ..store.database import writing
+from .ledger import stage_version
 from .state import ServiceState
 from .writes import close_conflicts, log_change
 
@@ -40,6 +41,7 @@ def advance_states(state: ServiceState, now: datetime) -> int:
                 declaration_id=row.id, version=row.version + 1, state=new_state, created_at=now,
                 body={"owner_id": row.owner_id, "kind": row.kind, "activation": row.activation, "state": new_state,
                       "version": row.version + 1, "title": row.title, "extra": row.extra, "volumes": row.volumes}))
+            stage_version(conn, row.id, row.version + 1, now)
             if new_state == "ended":
                 close_conflicts(conn, row.id, "closed", now)
             log_change(conn, "declaration", row.id, row.version + 1, now)

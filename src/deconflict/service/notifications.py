@@ -21,6 +21,7 @@ from ..store import schema as t
 from ..store.database import writing
 from .codec import iso
 from .engine_cache import PartyInfo
+from .ledger import stage_ack, stage_delivery, stage_escalation, stage_notifications
 from .reads import VolumeStore
 from .state import ServiceState
 from .views import ConflictRecord, conflict_view, declaration_view
@@ -93,6 +94,7 @@ def insert_notifications(conn: sa.Connection, rows: list[dict[str, Any]], now: d
     if not rows:
         return
     conn.execute(sa.insert(t.notifications), rows)
+    stage_notifications(conn, rows, now)
     from .webhooks import enqueue  # webhooks imports this module
 
     enqueue(conn, [(r["id"], r["recipient_id"]) for r in rows], now, hooked)
@@ -125,6 +127,7 @@ def deliver(conn: sa.Connection, ids: Iterable[str], via: str, now: datetime) ->
         lead = lead_time_s(r.starts_at, now)
         conn.execute(sa.update(t.notifications).where(n.id == r.id, n.delivered_at.is_(None)).values(
             delivered_at=now, delivered_via=via, lead_time_s=lead, late=is_late(lead, r.min_notice_s)))
+        stage_delivery(conn, r.id, now)
 
 
 def ack(state: ServiceState, party: PartyInfo, notification_id: str, reply: AckReply, text: str) -> dict[str, Any]:
@@ -145,6 +148,7 @@ def ack(state: ServiceState, party: PartyInfo, notification_id: str, reply: AckR
                 acked_at=now, ack_reply=reply.value, ack_text=text, next_escalation_at=None))
             if acked.rowcount == 1:  # the sender hears of it on its stream
                 log_change(conn, "ack", row.id, 1, now)
+                stage_ack(conn, row.id, now)
         row = conn.execute(sa.select(t.notifications).where(n.id == notification_id)).one()
     return notification_json(row, state.cache)
 
@@ -184,6 +188,7 @@ def escalate_due(state: ServiceState, now: datetime) -> int:
                          "level": level, "contacts_reached": reached, "unacknowledged_since": iso(r.ack_deadline_at)},
                 ack_deadline_at=now, escalation_level=level, escalation_step_s=r.escalation_step_s,
                 escalation_contacts=reached, next_escalation_at=None, seq=seq))
+            stage_escalation(conn, r, level, alarm_id, now)
             from .webhooks import enqueue
 
             enqueue(conn, [(r.id, r.recipient_id), (alarm_id, r.sender_id)], now)  # re-sent, and the alarm

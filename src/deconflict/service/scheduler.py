@@ -12,6 +12,7 @@ import threading
 
 import httpx
 
+from .ledger import sequence
 from .lifecycle import advance_states
 from .notifications import escalate_due
 from .state import ServiceState
@@ -28,6 +29,7 @@ def tick(state: ServiceState, http: httpx.Client | None = None) -> int:
     now = state.clock()
     advance_states(state, now)
     escalated = escalate_due(state, now)
+    sequence(state)  # the ledger: staged entries into the log, and a signed tree head
     if http is None:
         with httpx.Client() as client:
             deliver_due(state, now, client)

@@ -30,6 +30,7 @@ from .bodies import DeclarationIn
 from .codec import volumes_json
 from .engine_cache import LIVE_STATES, PartyInfo
 from .induced import induced_notices
+from .ledger import stage_conflicts, stage_version
 from .notifications import plan_notifications
 from .reads import VolumeStore, declaration_row
 from .state import ServiceState
@@ -204,8 +205,10 @@ def _write(
         conn.execute(sa.insert(t.declaration_versions).values(
             declaration_id=decl_id, version=version, state=state_now, created_at=now,
             body={k: v for k, v in row.items() if k not in ("time_start", "time_end", "updated_at")}))
+        stage_version(conn, decl_id, version, now)
         if records:
             conn.execute(sa.insert(t.conflicts), [_conflict_row(r) for r in records])
+            stage_conflicts(conn, [_conflict_row(r) for r in records], now)
         seq = _log_change(conn, "declaration", decl_id, version, now)
         written = _RowView(id=decl_id, created_at=now, **row)
         told, late_under_block = plan_notifications(conn, state, party, written, records, loader, now, seq)
@@ -251,6 +254,7 @@ def cancel_declaration(
             body={"state": "cancelled", "reason": reason, "volumes": row.volumes, "kind": row.kind,
                   "activation": row.activation, "title": row.title, "extra": row.extra, "owner_id": row.owner_id,
                   "version": base + 1}))
+        stage_version(conn, decl_id, base + 1, now)
         close_conflicts(conn, decl_id, "closed", now)
         seq = _log_change(conn, "declaration", decl_id, base + 1, now)
     with state.cache.lock:
