@@ -284,7 +284,7 @@ class ModeSTracker:
 
     `reference` (lat, lon degrees), the receiver's position, lets surface frames be decoded (they need one) and
     is otherwise unused. `stats` counts: "messages", "crc" (bad parity), "length", "not_adsb" (formats other than
-    DF17/18, kept only for altitude), "unsupported" (other type codes), "cpr_pending" (no fix yet),
+    DF17/18: decoded, not used), "unsupported" (other type codes), "cpr_pending" (no fix yet),
     "cpr_zone" (a pair straddling a zone boundary), "cpr_jump" (a local decode too far from its reference),
     "surface" (surface fixes: decoded, not reported unless `report_surface`), "no_velocity", "reports".
     """
@@ -306,10 +306,9 @@ class ModeSTracker:
             self.stats.count("crc")
             return None
         if msg.df not in (17, 18):
+            # decoded, not used: their parity is the address, so a corrupted reply cannot be told from a good one
+            # (the recorded flight holds one DF20 reply reading 39,150 ft at 5,590 ft); ADS-B carries altitude
             self.stats.count("not_adsb")
-            ac = self.aircraft.get(msg.icao24)  # only aircraft already heard in ADS-B: the address is not checked
-            if ac is not None and msg.alt_ft is not None:
-                ac.alt_ft = msg.alt_ft
             return msg
         ac = self.aircraft.setdefault(msg.icao24, _Aircraft())
         if msg.callsign is not None:
