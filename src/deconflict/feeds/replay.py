@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -38,8 +39,8 @@ class Recording:
     stats: FeedStats  #: what the parser set aside, and why
 
 
-def _opener(path: Path) -> Callable[..., object]:
-    return gzip.open if path.suffix == ".gz" else open
+def _open_text(path: Path) -> TextIO:
+    return gzip.open(path, "rt") if path.suffix == ".gz" else path.open()
 
 
 def _f(v: object) -> float:
@@ -50,7 +51,7 @@ def read_state_vectors(path: str | Path) -> Recording:
     """State vectors (the `traffic` library's JSON) as reports; "malformed" counts records without an address
     or a time. Missing or null numbers become NaN, for the core's rules to refuse."""
     path = Path(path)
-    with _opener(path)(path, "rt") as fh:  # type: ignore[operator]
+    with _open_text(path) as fh:
         records = json.load(fh)
     stats = FeedStats()
     if not isinstance(records, list):
@@ -102,8 +103,8 @@ def read_hex_frames(path: str | Path, *, mlat_epoch_s: float = 0.0,
     tracker = ModeSTracker(reference=reference)
     stats = FeedStats()
     path = Path(path)
-    with _opener(path)(path, "rt") as fh:  # type: ignore[operator]
-        for line in fh:  # type: ignore[attr-defined]
+    with _open_text(path) as fh:
+        for line in fh:
             got = parse_hex_line(line, mlat_epoch_s)
             if isinstance(got, str):
                 stats.count(got)
