@@ -107,3 +107,12 @@ def test_dump1090_file_decodes(beast_bytes: bytes) -> None:
 ])
 def test_hex_lines(line: str, expected: object) -> None:
     assert parse_hex_line(line, mlat_epoch_s=100.0) == expected
+
+
+def test_reset_drops_a_partial_frame() -> None:
+    wire = beast_encode(BeastFrame("3", 1, 2, LONG))
+    f = BeastFramer()
+    assert f.feed(wire[:9]) == []
+    f.reset()
+    assert f.feed(wire) == [BeastFrame("3", 1, 2, LONG)]
+    assert f.stats.as_dict() == {"frames": 1, "partial": 1}

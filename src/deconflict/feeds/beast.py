@@ -46,6 +46,12 @@ class BeastFramer:
     stats: FeedStats = field(default_factory=FeedStats)
     _buf: bytearray = field(default_factory=bytearray)
 
+    def reset(self) -> None:
+        """Forget a partial frame (the connection it came on is gone), counting it as "partial"."""
+        if self._buf:
+            self.stats.count("partial")
+        self._buf.clear()
+
     def feed(self, data: bytes) -> list[BeastFrame]:
         buf = self._buf
         buf += data

@@ -35,12 +35,19 @@ _HEXDIGITS = frozenset("0123456789abcdefABCDEF")
 @dataclass(slots=True)
 class LineFramer:
     """Bytes in (any split), complete lines out (without "\\r\\n" or "\\n"); a line longer than `max_line` bytes
-    is dropped and counted as "overlong" in `stats`, and a line that is not UTF-8 as "encoding"."""
+    is dropped and counted as "overlong" in `stats`, and a line that is not UTF-8 as "encoding"; `reset` drops a
+    partial line when its connection is lost."""
 
     max_line: int = 1024
     stats: FeedStats = field(default_factory=FeedStats)
     _tail: bytes = b""
     _skipping: bool = False
+
+    def reset(self) -> None:
+        """Forget a partial line (the connection it came on is gone), counting it as "partial"."""
+        if self._tail and not self._skipping:
+            self.stats.count("partial")
+        self._tail, self._skipping = b"", False
 
     def feed(self, data: bytes) -> list[str]:
         chunk = self._tail + data
