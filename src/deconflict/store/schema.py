@@ -346,3 +346,17 @@ f3548_uss_availability = sa.Table(
 )
 
 __all__ += ["f3548_uss_availability"]
+
+# -- ledger witnessing (migration 0008, issue 5): a party's cosignature of a signed tree head, verified against its
+# -- registered Ed25519 key before it is stored; one per head and key -----------------------------------------------
+tree_head_cosignatures = sa.Table(
+    "tree_head_cosignatures", metadata,
+    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("key_id", sa.LargeBinary(32), primary_key=True),
+    sa.Column("party_id", ID, nullable=False, index=True),
+    sa.Column("cosigned_at_ms", sa.BigInteger, nullable=False),
+    sa.Column("signature", sa.LargeBinary(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+__all__ += ["tree_head_cosignatures"]
