@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from . import cli_f3548 as _f3548
 from .errors import DeconflictError, InvalidInput
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Multi-party airspace de-confliction.")
@@ -19,6 +20,9 @@ app.add_typer(__import__("deconflict.cli_scenario", fromlist=["scenario_app"]).s
 app.command("watch")(__import__("deconflict.cli_liaison", fromlist=["watch"]).watch)
 app.command("send")(__import__("deconflict.cli_liaison", fromlist=["send"]).send)
 app.command("replay-tracks")(__import__("deconflict.feeds.cli", fromlist=["*"]).replay_tracks)
+app.command("export")(__import__("deconflict.cli_ledger", fromlist=["*"]).export)
+app.command("verify")(__import__("deconflict.cli_ledger", fromlist=["*"]).verify)
+app.add_typer(__import__("deconflict.cli_ledger", fromlist=["*"]).ledger_app, name="ledger")
 
 
 def _progress() -> Progress:
@@ -63,14 +67,17 @@ def serve(
     db: str = typer.Option("deconflict.sqlite", help="SQLite file, or a postgresql:// URL."),
     admin_token_out: Path | None = typer.Option(
         None, help="On first start, write the admin token to this file (mode 600) instead of printing it."),
+    f3548_public_key: list[Path] | None = _f3548.PUBLIC_KEYS, f3548_audience: list[str] | None = _f3548.AUDIENCES,
+    f3548_allow_http: bool = _f3548.ALLOW_HTTP,
 ) -> None:
     """Run the service. On a new store an admin party is created and its token shown once."""
     from .service.server import build, serve_forever
 
+    f3548 = _f3548.f3548_config(f3548_public_key, f3548_audience, f3548_allow_http)
     state, admin_token = build(db)
     if admin_token is not None:
         _hand_over_admin_token(admin_token, admin_token_out)
-    serve_forever(state, host, port)
+    serve_forever(state, host, port, f3548=f3548)
 
 
 def _hand_over_admin_token(token: str, path: Path | None) -> None:

@@ -59,12 +59,16 @@ def _has_sansio() -> bool:
     return True
 
 
-def serve_forever(state: ServiceState, host: str, port: int) -> None:
-    """Serve in the foreground until interrupted (Ctrl-C stops it cleanly), with the scheduler running."""
+def serve_forever(state: ServiceState, host: str, port: int, f3548: object = None) -> None:
+    """Serve in the foreground until interrupted (Ctrl-C stops it cleanly), with the scheduler running.
+    `f3548`: an `F3548Config` for the /dss/v1 surface (None: from the environment)."""
     scheduler = Scheduler(state)
     scheduler.start()
     try:
-        uvicorn.Server(uvicorn_config(state, host, port, log_level="info")).run()
+        config = uvicorn_config(state, host, port, log_level="info")
+        if f3548 is not None:
+            config.app.state.f3548_config = f3548
+        uvicorn.Server(config).run()
     finally:
         scheduler.stop()
 
