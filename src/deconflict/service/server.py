@@ -45,9 +45,12 @@ def build(db: str, clock: Clock = system_clock, admin_token: str | None = None) 
     return state, ensure_admin(state, admin_token)
 
 
-def uvicorn_config(state: ServiceState, host: str, port: int | None = None, log_level: str = "warning"
-                   ) -> uvicorn.Config:
-    return uvicorn.Config(create_app(state), host=host, port=port or 0, log_level=log_level, access_log=False,
+def uvicorn_config(state: ServiceState, host: str, port: int | None = None, log_level: str = "warning",
+                   f3548: object = None) -> uvicorn.Config:
+    app = create_app(state)
+    if f3548 is not None:  # an F3548Config for /dss/v1 (None: read from the environment on first use)
+        app.state.f3548_config = f3548
+    return uvicorn.Config(app, host=host, port=port or 0, log_level=log_level, access_log=False,
                           lifespan="off", ws="websockets-sansio" if _has_sansio() else "auto")
 
 
@@ -65,10 +68,7 @@ def serve_forever(state: ServiceState, host: str, port: int, f3548: object = Non
     scheduler = Scheduler(state)
     scheduler.start()
     try:
-        config = uvicorn_config(state, host, port, log_level="info")
-        if f3548 is not None:
-            config.app.state.f3548_config = f3548
-        uvicorn.Server(config).run()
+        uvicorn.Server(uvicorn_config(state, host, port, log_level="info", f3548=f3548)).run()
     finally:
         scheduler.stop()
 
