@@ -1,22 +1,30 @@
-"""The ledger (issue 5): the service's public key, the latest signed tree head, entries with inclusion proofs
-(need-to-know: a party fetches only entries it is party to; the administrator all), consistency proofs.
+"""The ledger (issue 5): the service's public key, the latest signed tree head with its cosignatures, witnessing
+(a party countersigns a head with its registered Ed25519 key), entries with inclusion proofs (need-to-know: a
+party fetches only entries it is party to; the administrator all), consistency proofs.
 
 Bytes (entries, hashes, keys, signatures) are standard base64."""
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+import binascii
+from dataclasses import replace
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ...core.ledger import SignedTreeHead, key_id
-from ...errors import NotFound
+from ...core.ledger import Cosignature, SignedTreeHead, check_cosignature, key_id
+from ...errors import Conflict, InvalidInput, NotFound
+from ...store import schema as t
+from ...store.database import writing
 from ..auth import current_party
-from ..bodies import strict_query
+from ..bodies import parse_body, strict_query
 from ..engine_cache import PartyInfo
-from ..ledger import consistency, entry_with_proof, latest_head, public_key
+from ..ledger import consistency, entry_with_proof, head_of_size, latest_head, public_key
 from ..state import ServiceState
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"], dependencies=[Depends(strict_query)])
@@ -27,8 +35,61 @@ def b64(data: bytes) -> str:
 
 
 def head_json(head: SignedTreeHead) -> dict[str, Any]:
-    return {"size": head.size, "root": b64(head.root), "timestamp_ms": head.timestamp_ms,
-            "key_id": b64(head.key_id), "signature": b64(head.signature)}
+    out: dict[str, Any] = {"size": head.size, "root": b64(head.root), "timestamp_ms": head.timestamp_ms,
+                           "key_id": b64(head.key_id), "signature": b64(head.signature)}
+    if head.cosignatures:
+        out["cosignatures"] = [{"key_id": b64(c.key_id), "cosigned_at_ms": c.cosigned_at_ms,
+                                "signature": b64(c.signature)} for c in head.cosignatures]
+    return out
+
+
+def with_cosignatures(conn: sa.Connection, head: SignedTreeHead) -> SignedTreeHead:
+    """`head` with the cosignatures stored for it, in the order they were stored."""
+    c = t.tree_head_cosignatures.c
+    rows = conn.execute(sa.select(c.key_id, c.cosigned_at_ms, c.signature).where(c.size == head.size)
+                        .order_by(c.created_at, c.key_id)).all()
+    return replace(head, cosignatures=tuple(Cosignature(bytes(r.key_id), int(r.cosigned_at_ms), bytes(r.signature))
+                                            for r in rows))
+
+
+class CosignIn(BaseModel):
+    """A party's cosignature of a tree head: its Ed25519 signature over the cosignature bytes of the head
+    (core.ledger.tree_head: b"deconflict/cosignature/v1\\x00", the head's signed bytes, u64 cosigned_at_ms)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    cosigned_at_ms: int = Field(ge=0, le=2**64 - 1, description="When the party saw the head (ms since epoch).")
+    signature: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{86}==$")] = Field(
+        description="Ed25519 signature: 64 bytes in base64.")
+
+
+def _cosign(state: ServiceState, party_id: str, size: int, body: CosignIn) -> SignedTreeHead:
+    """Verify the party's cosignature of the head of `size` against its registered key and store it."""
+    try:
+        signature = base64.b64decode(body.signature, validate=True)
+    except binascii.Error:
+        raise InvalidInput("must be 64 bytes in base64", field="signature") from None
+    with writing(state.db) as conn:
+        registered = conn.execute(sa.select(t.parties.c.public_key).where(t.parties.c.id == party_id)
+                                  ).scalar_one_or_none()
+        if registered is None:
+            raise Conflict("register an Ed25519 public key first (PUT /v1/parties/me/key)", field="public_key")
+        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(registered))
+        head = head_of_size(conn, size)
+        if head is None:
+            raise NotFound(f"no signed tree head of size {size}", field="size")
+        cos = Cosignature(key_id(key), body.cosigned_at_ms, signature)
+        problem = check_cosignature(head.head, cos, {cos.key_id: key})
+        if problem is not None:
+            raise InvalidInput(f"the cosignature does not verify with the caller's registered key "
+                               f"({problem.reason.value})", field="signature")
+        c = t.tree_head_cosignatures.c
+        if conn.execute(sa.select(c.size).where(c.size == size, c.key_id == cos.key_id)).first() is not None:
+            raise Conflict("this key has already cosigned this tree head", field="size")
+        conn.execute(sa.insert(t.tree_head_cosignatures).values(
+            size=size, key_id=cos.key_id, party_id=party_id, cosigned_at_ms=cos.cosigned_at_ms,
+            signature=signature, created_at=state.clock()))
+        return with_cosignatures(conn, head)
 
 
 @router.get("/key", summary="The service's Ed25519 public key, which signs the tree heads")
@@ -47,11 +108,23 @@ async def get_tree_head(request: Request, party: PartyInfo = Depends(current_par
 
     def read() -> SignedTreeHead | None:
         with state.db.connect() as conn:
-            return latest_head(conn)
+            head = latest_head(conn)
+            return None if head is None else with_cosignatures(conn, head)
 
     head = await run_in_threadpool(read)
     if head is None:
         raise NotFound("no tree head has been signed yet", field="tree_head")
+    return {"tree_head": head_json(head)}
+
+
+@router.post("/tree-head/{size}/cosign", status_code=201,
+             summary="Witness a signed tree head: countersign it with the caller's registered Ed25519 key",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": CosignIn.model_json_schema()}}}})
+async def post_cosign(request: Request, size: Annotated[int, Path(ge=0)],
+                      party: PartyInfo = Depends(current_party)) -> dict[str, Any]:
+    body = await parse_body(request, CosignIn)
+    head = await run_in_threadpool(_cosign, request.app.state.svc, party.id, size, body)
     return {"tree_head": head_json(head)}
 
 
