@@ -113,6 +113,9 @@ def test_references_carry_their_managers_availability(dss: RunningService) -> No
     first = create(a, intent(vol(35.0, 36.0)))
     ref = first.json()["operational_intent_reference"]
     assert ref["uss_availability"] == "Unknown"
+    activated = a.put(f"{OIR}/{ref['id']}/{ref['ovn']}", json=intent(vol(35.0, 36.0), state="Activated"))
+    assert activated.status_code == 200, activated.text  # (an Accepted intent of a Down USS needs no key)
+    ref = activated.json()["operational_intent_reference"]
     assert arbiter.put(f"{AV}/uss-a", json={"availability": "Down"}).status_code == 200
     assert b.get(f"{OIR}/{ref['id']}").json()["operational_intent_reference"]["uss_availability"] == "Down"
     found = b.post(f"{OIR}/query", json=area(35.0, 36.0)).json()["operational_intent_references"]
@@ -128,6 +131,46 @@ def test_references_carry_their_managers_availability(dss: RunningService) -> No
     c = auth.put(f"/dss/v1/constraint_references/{uuid.uuid4()}", json={
         "extents": [vol(35.0, 36.0)], "uss_base_url": "https://authority.example"})
     assert c.status_code == 201 and c.json()["constraint_reference"]["uss_availability"] == "Normal"
+
+
+def test_a_down_uss_may_not_hold_intents_accepted_or_activated(dss: RunningService) -> None:
+    """F3548 UssAvailabilityState: a Down USS may not create an intent Accepted/Activated, modify one whose new
+    or unchanged state is Accepted/Activated, nor delete one (412, as the F3548 OpenAPI has it); others need not
+    present the OVNs of its Accepted intents (the reference DSS's rule), but do need those of its Activated ones."""
+    a, b = uss(dss, "uss-a", (SC, SA)), uss(dss, "uss-b")
+    arbiter = uss(dss, "arbiter", (AA,))
+    accepted = create(a, intent(vol(35.0, 36.0))).json()["operational_intent_reference"]
+    made = create(a, intent(vol(35.0, 36.0, 1000), key=[accepted["ovn"]])).json()["operational_intent_reference"]
+    act = a.put(f"{OIR}/{made['id']}/{made['ovn']}",
+                json=intent(vol(35.0, 36.0, 1000), state="Activated", key=[accepted["ovn"]]))
+    assert act.status_code == 200, act.text
+    activated = act.json()["operational_intent_reference"]
+    down = arbiter.put(f"{AV}/uss-a", json={"availability": "Down"})
+    assert down.status_code == 200
+
+    def refused(r: httpx.Response) -> None:
+        assert r.status_code == 412 and set(r.json()) == {"message"} and "Down" in r.json()["message"], r.text
+
+    refused(create(a, intent(vol(35.5, 36.0))))  # create Accepted, even far from anything
+    refused(a.put(f"{OIR}/{accepted['id']}/{accepted['ovn']}",
+                  json=intent(vol(35.0, 36.0), key=[activated["ovn"]])))  # unchanged state Accepted
+    refused(a.put(f"{OIR}/{accepted['id']}/{accepted['ovn']}",
+                  json=intent(vol(35.0, 36.0), state="Activated", key=[activated["ovn"]])))
+    refused(a.delete(f"{OIR}/{accepted['id']}/{accepted['ovn']}"))
+    # another state is allowed: a Down USS's flight may still go Contingent
+    contingent = a.put(f"{OIR}/{activated['id']}/{activated['ovn']}",
+                       json=intent(vol(35.0, 36.0, 1000), state="Contingent"))
+    assert contingent.status_code == 200, contingent.text
+    contingent_ovn = contingent.json()["operational_intent_reference"]["ovn"]
+    # b plans over a's Accepted intent without its OVN, not over the Contingent one
+    conflict = create(b, intent(vol(35.0, 36.0), key=[]))
+    assert conflict.status_code == 409
+    assert [m["id"] for m in conflict.json()["missing_operational_intents"]] == [activated["id"]]
+    assert create(b, intent(vol(35.0, 36.0), key=[contingent_ovn])).status_code == 201
+    # back to Normal: a may delete again
+    assert arbiter.put(f"{AV}/uss-a", json={"old_version": down.json()["version"],
+                                             "availability": "Normal"}).status_code == 200
+    assert a.delete(f"{OIR}/{accepted['id']}/{accepted['ovn']}").status_code == 200
 
 
 def test_healthy_needs_no_token(dss: RunningService) -> None:

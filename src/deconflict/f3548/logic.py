@@ -14,6 +14,12 @@ the connection that then commits the OIR row. Any two OIR writes whose extents s
 so the second one's key check sees the first one committed: two writers on stale keys cannot both succeed. The
 declaration is written in between by the write path, which takes its own locks (never ours: no lock cycle).
 SQLite has one writer per file and, here, one process: a process-wide lock does the same there.
+
+Down USSs (F3548 UssAvailabilityState): a USS marked Down may not create an intent Accepted or Activated, update
+one to (or keep it in) those states, nor delete one: 412, the status the F3548 OpenAPI gives these operations for
+it. Others need not present the OVNs of a Down USS's Accepted intents (it cannot serve their details), as the
+reference DSS (interuss/dss, `OperationalIntent.RequiresKey`); its Activated, Nonconforming and Contingent ones
+still need their keys.
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ from ..store.locks import area_lock_keys, lock_areas
 from .auth import Caller, F3548Config, has_scope
 from .parse import BadRequest
 
-__all__ = ["AirspaceConflict", "CONSTRAINT", "F3548Context", "NO_OVN", "NULL_SUBSCRIPTION"]
+__all__ = ["AirspaceConflict", "CONSTRAINT", "F3548Context", "NO_OVN", "NULL_SUBSCRIPTION", "UssDown"]
 
 NO_OVN = "Available from USS"
 CONSTRAINT = "Constraint"  #: `f3548_oirs.state` of a constraint reference (the table holds both kinds of reference)
@@ -69,6 +75,21 @@ SUBSCRIPTION_MAX = timedelta(hours=24)  #: DSSMaxSubscriptionDurationHours
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _UUID7 = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-7[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$")
 _VOLUMES = TypeAdapter(list[Volume4D])
+
+
+class UssDown(DeconflictError):
+    """412: a USS marked Down (F3548 UssAvailabilityState) may not create or keep an operational intent Accepted or
+    Activated, nor delete one (the status the F3548 OpenAPI gives these operations for it)."""
+
+    status_code = 412
+
+
+def _down(conn: sa.Connection, usss: set[str]) -> set[str]:
+    """Those of `usss` whose availability is Down."""
+    if not usss:
+        return set()
+    a = t.f3548_uss_availability.c
+    return set(conn.execute(sa.select(a.uss).where(a.uss.in_(sorted(usss)), a.availability == "Down")).scalars())
 
 
 class AirspaceConflict(Conflict):
@@ -467,8 +488,14 @@ def _check_upsert(ctx: F3548Context, conn: sa.Connection, caller: Caller, entity
             raise Forbidden("the subscription is managed by another USS", field="subscription_id")
         if not attached.implicit and not _covers(attached, volumes, batch):
             raise BadRequest("subscription_id: the subscription does not cover the extents", field="subscription_id")
+    if new_state in KEY_STATES and _down(conn, {caller.sub}):
+        raise UssDown(f"uss {caller.sub} is marked Down in the DSS: it may not make or keep an operational intent "
+                      f"{new_state}", field="state")
     if new_state in KEY_STATES:
-        missing = [r for r in intersecting_oirs(ctx, conn, batch, now) if r.id != entity_id and r.ovn not in key]
+        # the key need not hold Accepted intents of Down USSs (they may be planned over, as the reference DSS does)
+        others = [r for r in intersecting_oirs(ctx, conn, batch, now) if r.id != entity_id and r.ovn not in key]
+        down = _down(conn, {r.manager for r in others if r.state == "Accepted"})
+        missing = [r for r in others if not (r.state == "Accepted" and r.manager in down)]
         missing_c: list[Any] = []
         if implicit_for_constraints or (attached is not None and attached.notify_for_constraints):
             missing_c = [r for r in intersecting_oirs(ctx, conn, batch, now, constraints=True) if r.ovn not in key]
@@ -573,6 +600,9 @@ def delete_oir(ctx: F3548Context, caller: Caller, entity_id: str, ovn: str) -> d
             raise Forbidden("the operational intent is managed by another USS", field="entityid")
         if old.ovn != ovn:
             raise Conflict(f"OVN {ovn} is not current", field="ovn")
+        if _down(conn, {caller.sub}):
+            raise UssDown(f"uss {caller.sub} is marked Down in the DSS: it may not delete an operational intent",
+                          field="entityid")
         subscribers = _notify(conn, batch, volumes, now)
         conn.execute(sa.delete(t.f3548_oirs).where(t.f3548_oirs.c.id == entity_id))
         if old.subscription_id:
