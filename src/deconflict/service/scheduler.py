@@ -28,6 +28,7 @@ def tick(state: ServiceState, http: httpx.Client | None = None) -> int:
     Returns the number of escalations made."""
     now = state.clock()
     advance_states(state, now)
+    __import__("deconflict.service.tactical", fromlist=["screen_tick"]).screen_tick(state, now)  # live tracks
     escalated = escalate_due(state, now)
     sequence(state)  # the ledger: staged entries into the log, and a signed tree head
     if http is None:

@@ -154,8 +154,8 @@ notifications = sa.Table(
     sa.Column("recipient_id", ID, sa.ForeignKey("parties.id"), nullable=False, index=True),
     sa.Column("sender_id", ID, sa.ForeignKey("parties.id"), nullable=False),
     sa.Column("reason", sa.String(16), nullable=False),
-    sa.Column("declaration_id", ID, sa.ForeignKey("declarations.id"), nullable=False, index=True),
-    sa.Column("declaration_version", sa.Integer, nullable=False),
+    sa.Column("declaration_id", ID, sa.ForeignKey("declarations.id"), nullable=True, index=True),  # None: alert
+    sa.Column("declaration_version", sa.Integer, nullable=True),
     sa.Column("conflict_id", ID, nullable=True),
     sa.Column("agreement_ids", sa.JSON, nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
@@ -360,3 +360,52 @@ tree_head_cosignatures = sa.Table(
 )
 
 __all__ += ["tree_head_cosignatures"]
+
+# -- live tracks (migration 0009, issue 6): each party's registered assets (an asset belongs to one party), the
+# -- last accepted position of each track (so a restart is not blind), tactical alerts between two tracks --------
+assets = sa.Table(
+    "assets", metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),  # icao24, callsign or asset_id
+    sa.Column("value", sa.String(64), primary_key=True),
+    sa.Column("party_id", ID, sa.ForeignKey("parties.id"), nullable=False, index=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+tracks = sa.Table(
+    "tracks", metadata,
+    sa.Column("key", sa.String(80), primary_key=True),
+    sa.Column("icao24", sa.String(6), nullable=False),
+    sa.Column("callsign", sa.String(16), nullable=False),
+    sa.Column("asset_id", sa.String(64), nullable=False),
+    sa.Column("owner_id", ID, nullable=True),
+    sa.Column("t_s", sa.Float, nullable=False),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("lng", sa.Float, nullable=False),
+    sa.Column("alt_m", sa.Float, nullable=False),
+    sa.Column("gs_mps", sa.Float, nullable=False),
+    sa.Column("track_deg", sa.Float, nullable=False),
+    sa.Column("vs_mps", sa.Float, nullable=False),
+    sa.Column("on_ground", sa.Boolean, nullable=False),
+    sa.Column("source_party", ID, nullable=False),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False, index=True),
+)
+
+alerts = sa.Table(
+    "alerts", metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("key_a", sa.String(80), nullable=False),
+    sa.Column("key_b", sa.String(80), nullable=False),
+    sa.Column("party_a", ID, nullable=True, index=True),  # None: unidentified
+    sa.Column("party_b", ID, nullable=True, index=True),
+    sa.Column("state", sa.String(16), nullable=False, index=True),  # active, cleared
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("raised_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("cleared_at", UTCDateTime(), nullable=True),
+    sa.Column("finding", sa.JSON, nullable=False),
+    sa.Column("tracks", sa.JSON, nullable=False),
+    sa.Column("minima", sa.JSON, nullable=False),
+)
+
+__all__ += ["alerts", "assets", "tracks"]

@@ -28,6 +28,7 @@ class NoticeReason(enum.StrEnum):
     CONFLICT = "conflict"  #: a partner's declaration conflicts with one of the recipient's
     INDUCED = "induced"  #: an activity made an induced hazard live over the recipient's flight
     ESCALATION = "escalation"  #: a notification the sender made went unacknowledged past its deadline
+    ALERT = "alert"  #: live tracks: an aircraft of the recipient is predicted to lose separation (issue 6)
 
 
 class AckReply(enum.StrEnum):

@@ -1,0 +1,211 @@
+"""Live tracks in the service (issue 6): the asset registry, ingest with counted rejections, screening on the
+scheduler's tick with hysteresis, alert notifications to the owners only, need-to-know on alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from deconflict.service.scheduler import tick
+from deconflict.service.server import RunningService, start_in_thread
+
+from .service_helpers import Api, world
+from .test_notifications import ManualClock
+
+T0 = datetime(2030, 6, 1, 8, 0, tzinfo=UTC)
+FT = 0.3048
+AGREEMENT = {"parties": ["air", "ngo"], "disclosure": "full", "policy": "require_ack"}
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def timed(db_url: str, clock: ManualClock) -> Iterator[RunningService]:
+    running = start_in_thread(db_url, clock=clock, scheduler=False)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _world(service: RunningService) -> tuple[Api, dict[str, Api]]:
+    assert service.admin_token is not None
+    return world(service.url, service.admin_token, ["air", "ngo", "stranger"], [AGREEMENT])
+
+
+def report(at: datetime, lng: float, track: float, **ident: Any) -> dict[str, Any]:
+    """Level at 3,000 m, 100 m/s along latitude 50 N (90: eastbound, 270: westbound)."""
+    return {"time": at.isoformat(), "lat": 50.0, "lng": lng, "altitude_m": 3000.0, "ground_speed_mps": 100.0,
+            "track_deg": track, "vertical_rate_mps": 0.0, **ident}
+
+
+def _post(api: Api, *reports: dict[str, Any], source: str = "feed-1") -> dict[str, Any]:
+    r = api.post("/v1/tracks", json={"source": source, "reports": list(reports)})
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def _alerts_inbox(api: Api) -> list[dict[str, Any]]:
+    r = api.get("/v1/notifications", params={"pending": "false"})
+    assert r.status_code == 200, r.text
+    return [n for n in r.json()["notifications"] if n["reason"] == "alert"]
+
+
+def _alerts(api: Api, state: str = "active") -> list[dict[str, Any]]:
+    r = api.get("/v1/alerts", params={"state": state})
+    assert r.status_code == 200, r.text
+    return list(r.json()["alerts"])
+
+
+def test_assets_are_registered_strictly_and_belong_to_one_party(timed: RunningService) -> None:
+    _, apis = _world(timed)
+    put = apis["air"].put("/v1/parties/me/assets", json={"icao24": ["ABC123"], "callsigns": ["afr12"],
+                                                          "asset_ids": ["tail-1"]})
+    assert put.status_code == 200, put.text
+    assert put.json()["assets"] == {"icao24": ["abc123"], "callsigns": ["AFR12"], "asset_ids": ["tail-1"]}
+    assert apis["air"].get("/v1/parties/me/assets").json()["assets"]["icao24"] == ["abc123"]
+    taken = apis["ngo"].put("/v1/parties/me/assets", json={"icao24": ["def456", "abc123"]})
+    assert taken.status_code == 409 and taken.json()["error"]["field"] == "icao24[1]"
+    bad = apis["ngo"].put("/v1/parties/me/assets", json={"icao24": ["xyz"]})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "icao24[0]"
+    unknown = apis["ngo"].put("/v1/parties/me/assets", json={"tails": []})
+    assert unknown.status_code == 422 and unknown.json()["error"]["field"] == "tails"
+    # replacing the set frees what was left out
+    assert apis["air"].put("/v1/parties/me/assets", json={"asset_ids": ["tail-1"]}).status_code == 200
+    assert apis["ngo"].put("/v1/parties/me/assets", json={"icao24": ["abc123"]}).status_code == 200
+
+
+def test_ingest_counts_rejections_per_source_and_reason(timed: RunningService) -> None:
+    _, apis = _world(timed)
+    air = apis["air"]
+    good = report(T0, 8.0, 90.0, icao24="abc123")
+    paris = {**report(T0, 2.3, 90.0, icao24="39c4a1"), "altitude_m": 123_100 * FT}  # the recording's 123,100 ft
+    nowhere = {k: v for k, v in report(T0, 8.0, 90.0, icao24="aaaaaa").items() if k != "lat"}
+    again = report(T0, 8.0, 90.0, icao24="abc123")
+    before = report(T0 - timedelta(seconds=5), 8.0, 90.0, icao24="abc123")
+    jump = report(T0 + timedelta(seconds=1), 9.0, 90.0, icao24="abc123")  # 71 km in a second
+    keyless = report(T0, 8.0, 90.0)
+    out = _post(air, good, paris, nowhere, again, before, jump, keyless)
+    assert out["received"] == 7 and out["accepted"] == 1 and out["rejected"] == 6
+    assert out["rejected_by_reason"] == {"altitude": 1, "position": 1, "duplicate": 1, "time_backwards": 1,
+                                         "teleport": 1, "identity": 1}
+    assert out["rejections"][0] == {"index": 1, "reason": "altitude"}
+    _post(air, report(T0 + timedelta(seconds=1), 8.0014, 90.0, icao24="abc123"), source="feed-2")
+    stats = air.get("/v1/tracks/stats").json()["sources"]
+    assert [(s["source"], s["accepted"], s["rejected"]) for s in stats] == [("feed-1", 1, 6), ("feed-2", 1, 0)]
+    assert stats[0]["rejected_by_reason"]["altitude"] == 1
+    assert apis["ngo"].get("/v1/tracks/stats").json()["sources"] == []  # another party's sources are not shown
+    # shape errors are 4xx naming the field; the batch is refused whole
+    for body, field in (({"reports": [{"time": "yesterday"}]}, "reports[0].time"),
+                        ({"reports": [{**good, "lat": "50"}]}, "reports[0].lat"),
+                        ({"reports": [{**good, "speed": 3}]}, "reports[0].speed"),
+                        ({"reports": []}, "reports"),
+                        ({"reports": [good] * 5001}, "reports")):
+        r = air.post("/v1/tracks", json=body)
+        assert r.status_code == 422 and r.json()["error"]["field"] == field, r.text
+    assert air.get("/v1/tracks/stats").json()["sources"][0]["batches"] == 1
+
+
+def _head_on(apis: dict[str, Api], at: datetime, west: dict[str, str], east: dict[str, str]) -> None:
+    # 0.2 deg of longitude at 50 N is about 14.3 km; closing at 200 m/s
+    _post(apis["stranger"], report(at, 8.0, 90.0, **west), report(at, 8.2, 270.0, **east))
+
+
+def test_head_on_alerts_both_owners_once_and_clears_after_the_quiet_period(timed: RunningService,
+                                                                            clock: ManualClock) -> None:
+    admin, apis = _world(timed)
+    apis["air"].put("/v1/parties/me/assets", json={"icao24": ["abc123"], "callsigns": ["AFR12"]})
+    apis["ngo"].put("/v1/parties/me/assets", json={"asset_ids": ["drone-7"]})
+    _head_on(apis, T0, {"icao24": "abc123", "callsign": "AFR12"}, {"asset_id": "drone-7"})
+    for _ in range(5):  # several ticks: one alert, no flapping
+        tick(timed.state)
+        clock.advance(1)
+    (air_note,) = _alerts_inbox(apis["air"])
+    (ngo_note,) = _alerts_inbox(apis["ngo"])
+    assert _alerts_inbox(apis["stranger"]) == [] and _alerts(apis["stranger"]) == []
+    assert air_note["payload"]["event"] == "raised" and air_note["declaration_id"] is None
+    alert = air_note["payload"]["alert"]
+    assert alert["own"]["icao24"] == "abc123" and alert["other"]["party"] == "ngo"
+    assert alert["other"]["asset_id"] == "drone-7"
+    assert alert["minima"]["lateral_m"] == 1000 and 0 < alert["prediction"]["t_in_s"] < 300
+    assert ngo_note["payload"]["alert"]["other"]["callsign"] == "AFR12"
+    assert ngo_note["payload"]["alert"]["id"] == alert["id"]
+    (listed,) = _alerts(apis["ngo"])
+    assert listed["id"] == alert["id"] and listed["own"]["asset_id"] == "drone-7"
+    # the tracks go quiet: no longer screened after 10 s, cleared 30 s after the last finding
+    clock.advance(20)
+    tick(timed.state)
+    assert len(_alerts(apis["air"])) == 1
+    clock.advance(20)
+    tick(timed.state)
+    assert _alerts(apis["air"]) == []
+    (cleared,) = _alerts(apis["air"], "cleared")
+    assert cleared["id"] == alert["id"] and cleared["cleared_at"] is not None
+    assert len(_alerts_inbox(apis["air"])) == 1  # clearing notifies nobody
+    assert [a["id"] for a in _alerts(admin, "all")] == [alert["id"]]
+
+
+def test_without_full_disclosure_the_other_aircraft_is_shown_but_not_named(db_url: str, clock: ManualClock
+                                                                            ) -> None:
+    running = start_in_thread(db_url, clock=clock, scheduler=False)
+    try:
+        assert running.admin_token is not None
+        _, apis = world(running.url, running.admin_token, ["air", "ngo", "stranger"],
+                        [{**AGREEMENT, "disclosure": "coarse"}])
+        apis["air"].put("/v1/parties/me/assets", json={"icao24": ["abc123"]})
+        apis["ngo"].put("/v1/parties/me/assets", json={"asset_ids": ["drone-7"]})
+        _head_on(apis, T0, {"icao24": "abc123"}, {"asset_id": "drone-7"})
+        tick(running.state)
+        (note,) = _alerts_inbox(apis["air"])
+        other = note["payload"]["alert"]["other"]
+        assert other["disclosure"] == "none" and "party" not in other and "asset_id" not in other
+        assert other["lng"] == 8.2 and other["altitude_m"] == 3000.0
+    finally:
+        running.stop()
+
+
+def test_unidentified_traffic_is_screened_but_its_side_is_told_nothing(timed: RunningService,
+                                                                        clock: ManualClock) -> None:
+    admin, apis = _world(timed)
+    apis["air"].put("/v1/parties/me/assets", json={"icao24": ["abc123"]})
+    # two unidentified aircraft head-on, and air's aircraft head-on with an unidentified one elsewhere
+    _post(apis["stranger"], report(T0, 8.0, 90.0, icao24="def456"), report(T0, 8.2, 270.0, icao24="fff001"))
+    _post(apis["stranger"], {**report(T0, 12.0, 90.0, icao24="abc123"), "lat": 45.0},
+          {**report(T0, 12.2, 270.0, icao24="fff002", callsign="GHOST1"), "lat": 45.0})
+    tick(timed.state)
+    clock.advance(1)
+    tick(timed.state)
+    assert len(_alerts(admin)) == 2
+    (mine,) = _alerts(apis["air"])
+    assert mine["other"] == {**mine["other"], "identified": False, "icao24": "fff002", "callsign": "GHOST1"}
+    assert len(_alerts_inbox(apis["air"])) == 1
+    for name in ("ngo", "stranger"):
+        assert _alerts_inbox(apis[name]) == [] and _alerts(apis[name]) == []
+
+
+def test_a_restart_reads_the_last_positions_back(db_url: str, clock: ManualClock) -> None:
+    running = start_in_thread(db_url, clock=clock, scheduler=False)
+    try:
+        assert running.admin_token is not None
+        _, apis = world(running.url, running.admin_token, ["air", "ngo"], [AGREEMENT])
+        apis["air"].put("/v1/parties/me/assets", json={"icao24": ["abc123"]})
+        apis["ngo"].put("/v1/parties/me/assets", json={"asset_ids": ["drone-7"]})
+        _post(apis["air"], report(T0, 8.0, 90.0, icao24="abc123"), report(T0, 8.2, 270.0, asset_id="drone-7"))
+        token = apis["air"].token
+    finally:
+        running.stop()
+    Api.close_all()
+    again = start_in_thread(db_url, clock=clock, scheduler=False)
+    try:
+        clock.advance(2)
+        tick(again.state)
+        (alert,) = _alerts(Api(again.url, token))
+        assert alert["other"]["party"] == "ngo"
+    finally:
+        again.stop()
