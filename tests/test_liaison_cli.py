@@ -334,3 +334,13 @@ def test_watch_without_a_terminal_prints_events_only(world: dict[str, Any]) -> N
     text = " ".join(out.output.split())
     assert "stdin is not a terminal" in text and "NOTICE from air: activity 'planned exercise'" in text
     assert " LATE" not in text
+
+
+def test_a_tactical_alert_renders_without_a_declaration() -> None:
+    alert = _note("n9", reason="alert", payload={"reason": "alert", "event": "raised", "alert": {
+        "prediction": {"t_cpa_s": 42.0, "horizontal_m": 900.0},
+        "own": {"callsign": "MEDEVAC7"}, "other": {"icao24": "4ca1f3"}}})
+    alert["declaration_id"] = None
+    alert["declaration_version"] = None
+    shown = _plain(render_notification(alert, NOW))
+    assert "ALERT RAISED" in shown and "MEDEVAC7" in shown and "4ca1f3" in shown and "t_cpa_s 42.0" in shown

@@ -250,6 +250,22 @@ def lead_time(n: NotificationView, now: datetime) -> tuple[float | None, bool]:
     return lead, bool(late)
 
 
+def _render_alert(n: NotificationView, now: datetime, out: Text) -> Text:
+    """A tactical alert: predicted loss of separation between the party's aircraft and another."""
+    payload = n["payload"]
+    alert = payload.get("alert") or {}
+    prediction = alert.get("prediction") or {}
+    out.append(f"ALERT {str(payload.get('event', '')).upper()}", style="bold white on red")
+    own, other = alert.get("own") or {}, alert.get("other") or {}
+    out.append(f" your {own.get('callsign') or own.get('icao24') or own.get('asset_id') or 'aircraft'}"
+               f" and {other.get('callsign') or other.get('icao24') or other.get('party') or 'another aircraft'}")
+    if prediction:
+        details = ", ".join(f"{k} {v}" for k, v in prediction.items() if isinstance(v, (int, float, str)))
+        out.append(f": {details}", style="red")
+    out.append(f"  [{n['id'][:8]}]", style="dim")
+    return out
+
+
 def render_notification(n: NotificationView, now: datetime, me: str = "") -> Text:
     """One line (two with conflicts) for a notification: reason, sender, what and when, lead time, lateness,
     escalation and the acknowledgement deadline."""
@@ -259,13 +275,16 @@ def render_notification(n: NotificationView, now: datetime, me: str = "") -> Tex
     if n["reason"] == "escalation":
         level = payload.get("level", n["escalation_level"])
         out.append(f"ESCALATION L{level}", style="bold white on red")
-        out.append(f" your notice to {payload.get('recipient', '?')} about declaration {n['declaration_id'][:8]} "
+        out.append(f" your notice to {payload.get('recipient', '?')} about declaration "
+                   f"{str(n['declaration_id'] or '')[:8]} "
                    f"is unacknowledged since {_clock_text(_parse(payload.get('unacknowledged_since')), now)}")
         reached = payload.get("contacts_reached") or []
         if reached:
             out.append(f"; contacts reached: {', '.join(map(str, reached))}", style="red")
         out.append(f"  [{n['id'][:8]}]", style="dim")
         return out
+    if n["reason"] == "alert":
+        return _render_alert(n, now, out)
     style = {"conflict": "bold magenta", "induced": "bold red"}.get(n["reason"], "bold cyan")
     out.append(n["reason"].upper(), style=style)
     out.append(f" from {n['sender']}: ")
@@ -276,7 +295,7 @@ def render_notification(n: NotificationView, now: datetime, me: str = "") -> Tex
         out.append(f" '{title}'")
     start, end = _parse(decl.get("time_start") or n["starts_at"]), _parse(decl.get("time_end"))
     out.append(f" {_clock_text(start, now)}-{_clock_text(end, now) if end else '?'}")
-    if n["declaration_version"] > 1:
+    if (n["declaration_version"] or 0) > 1:
         out.append(f" (version {n['declaration_version']})", style="dim")
     lead, late = lead_time(n, now)
     if lead is not None:

@@ -687,8 +687,8 @@ class NotificationView(TypedDict):
     reason: str
     sender: str
     recipient: str
-    declaration_id: str
-    declaration_version: int
+    declaration_id: str | None  #: None for a tactical alert
+    declaration_version: int | None
     conflict_id: str | None
     agreements: list[str]
     payload: dict[str, Any]
