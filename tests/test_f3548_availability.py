@@ -176,3 +176,25 @@ def test_a_down_uss_may_not_hold_intents_accepted_or_activated(dss: RunningServi
 def test_healthy_needs_no_token(dss: RunningService) -> None:
     r = httpx.get(dss.url + "/healthy")
     assert r.status_code == 200 and r.text == "ok"
+
+
+def test_what_the_interuss_prober_sends_is_accepted(dss: RunningService) -> None:
+    """Leniencies the reference DSS has and the InterUSS prober relies on: `old_version` in PUT bodies (and `key`
+    in constraint bodies) is ignored; an availability is read case-insensitively. Other unknown fields stay 400."""
+    a = uss(dss, "uss-a")
+    made = create(a, {**intent(vol(35.0, 36.0)), "old_version": 0})
+    assert made.status_code == 201, made.text
+    assert create(a, {**intent(vol(35.2, 36.0)), "oldVersion": 0}).status_code == 400
+    sub = a.put(f"/dss/v1/subscriptions/{uuid.uuid4()}", json={
+        "extents": vol(35.0, 36.0), "uss_base_url": "https://uss.example/base", "old_version": 0,
+        "notify_for_operational_intents": True})
+    assert sub.status_code == 200, sub.text
+    auth = uss(dss, "authority", (CM,))
+    c = auth.put(f"/dss/v1/constraint_references/{uuid.uuid4()}", json={
+        "extents": [vol(35.0, 36.0)], "uss_base_url": "https://authority.example", "old_version": 0, "key": []})
+    assert c.status_code == 201, c.text
+    arbiter = uss(dss, "arbiter", (AA,))
+    r = arbiter.put(f"{AV}/uss-z", json={"availability": "normal"})
+    assert r.status_code == 200 and r.json()["status"]["availability"] == "Normal"
+    assert arbiter.put(f"{AV}/uss-z", json={"old_version": r.json()["version"],
+                                            "availability": "sideways"}).status_code == 400

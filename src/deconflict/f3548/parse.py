@@ -132,12 +132,28 @@ def _check_object(value: Any, model: type[ImplicitDict], where: str) -> None:
         check_value(v, hints[key], _path(where, key))
 
 
+#: Top-level keys ignored (dropped before the strict check), per model: `old_version`, a field of the pre-1.0
+#: drafts that the InterUSS prober still sends on every PUT and the reference DSS ignores (the version to update
+#: is in the path, as the OVN or subscription version).
+#: And `key` on constraint references: the drafts had one there; F3548-21 has no key rule for constraints.
+IGNORED = {"PutOperationalIntentReferenceParameters": frozenset({"old_version"}),
+           "PutConstraintReferenceParameters": frozenset({"old_version", "key"}),
+           "PutSubscriptionParameters": frozenset({"old_version"})}
+_AVAILABILITY = {"unknown": "Unknown", "normal": "Normal", "down": "Down"}
+
+
 def parse_body(raw: bytes, model: type[T]) -> T:
     """The JSON body as `model`, checked strictly; BadRequest naming the first offending field."""
     try:
         data = json.loads(raw or b"")
     except ValueError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}", field="body") from None
+    if isinstance(data, dict):
+        for key in IGNORED.get(model.__name__, ()):
+            data.pop(key, None)
+        if model.__name__ == "SetUssAvailabilityStatusParameters" and isinstance(data.get("availability"), str):
+            # case-insensitive, as the reference DSS (UssAvailabilityStateFromString); the prober sends "normal"
+            data["availability"] = _AVAILABILITY.get(data["availability"].lower(), data["availability"])
     _check_object(data, model, "")
     try:
         return ImplicitDict.parse(data, model)
