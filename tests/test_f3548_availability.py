@@ -198,3 +198,23 @@ def test_what_the_interuss_prober_sends_is_accepted(dss: RunningService) -> None
     assert r.status_code == 200 and r.json()["status"]["availability"] == "Normal"
     assert arbiter.put(f"{AV}/uss-z", json={"old_version": r.json()["version"],
                                             "availability": "sideways"}).status_code == 400
+
+
+def test_query_windows_are_not_held_to_entity_limits(dss: RunningService) -> None:
+    """An area of interest may be long, in the past, or an instant (end at or before start), as at the reference
+    DSS; the entity limits (duration, horizon, past end) apply to what is written, not to what is asked."""
+    a = uss(dss, "uss-a")
+    made = create(a, intent(vol(35.0, 36.0, hours=(1.0, 2.0)))).json()["operational_intent_reference"]
+
+    def found(aoi: dict[str, Any]) -> list[str]:
+        r = a.post(f"{OIR}/query", json={"area_of_interest": aoi})
+        assert r.status_code == 200, r.text
+        return [x["id"] for x in r.json()["operational_intent_references"]]
+
+    assert found(vol(35.0, 36.0, 5000, hours=(-24 * 365 * 50, 24 * 365 * 50))) == [made["id"]]  # 100 years
+    assert found(vol(35.0, 36.0, 5000, hours=(-48.0, -47.0))) == []  # the past
+    assert found(vol(35.0, 36.0, 5000, hours=(1.5, 1.5))) == [made["id"]]  # an instant
+    assert found(vol(35.0, 36.0, 5000, hours=(3.0, 1.5))) == []  # end before start: the instant at start
+    # writes keep their limits
+    assert create(a, intent(vol(35.0, 36.0, hours=(-3.0, -2.0)))).status_code == 400
+    assert create(a, intent(vol(35.0, 36.0, hours=(2.0, 2.0)))).status_code == 400

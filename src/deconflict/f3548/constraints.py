@@ -43,7 +43,7 @@ def query_constraints(ctx: F3548Context, caller: Caller, aoi: api.Volume4D | Non
     if aoi is None:
         raise BadRequest("area_of_interest: required", field="area_of_interest")
     now = ctx.state.clock()
-    volumes = ctx.volumes([aoi], "area_of_interest", now, subscription=True)
+    volumes = ctx.volumes([aoi], "area_of_interest", now, query=True)
     with ctx.state.db.connect() as conn:
         rows = intersecting_oirs(ctx, conn, FootprintBatch.of(volumes), now, constraints=True)
     return {"constraint_references": [constraint_json(r, caller) for r in rows]}

@@ -136,9 +136,14 @@ class F3548Context:
         raise BadRequest(f"{where}: must be an https:// URL" + ("" if self.config.allow_http else
                          " (http is allowed in test mode only)"), field=where)
 
-    def volumes(self, extents: list[Any], where: str, now: datetime, *, subscription: bool = False
-                ) -> list[Volume4D]:
-        """F3548 Volume4Ds as core volumes, every rule checked (limits: area, duration, horizon) -> 400."""
+    def volumes(self, extents: list[Any], where: str, now: datetime, *, subscription: bool = False,
+                query: bool = False) -> list[Volume4D]:
+        """F3548 Volume4Ds as core volumes, every rule checked (limits: area, duration, horizon) -> 400.
+
+        `query` (an area of interest; implies `subscription`'s open times and altitudes): the limits on
+        entities' times do not apply, as at the reference DSS: a window may be long, in the past, or an instant
+        (`time_end` at or before `time_start` reads as the instant `time_start`)."""
+        subscription = subscription or query
         if not extents:
             raise BadRequest(f"{where}: at least one volume is needed", field=where)
         raw = [dict(e) for e in extents]
@@ -155,6 +160,8 @@ class F3548Context:
             for key in ("time_start", "time_end"):
                 if e.get(key) is None:
                     raise BadRequest(f"{where}[{i}].{key}: required here", field=f"{where}[{i}].{key}")
+            if query:
+                e["time_end"] = _instant_query_end(e["time_start"], e["time_end"])
             for key in ("altitude_lower", "altitude_upper"):
                 if vol.get(key) is None:
                     raise BadRequest(f"{where}[{i}].volume.{key}: required here",
@@ -171,9 +178,12 @@ class F3548Context:
         if subscription:
             limits = VolumeLimits(max_area_km2=limits.max_area_km2, max_duration=SUBSCRIPTION_MAX,
                                   horizon=limits.horizon)
+        if query:
+            limits = VolumeLimits(max_area_km2=limits.max_area_km2, max_duration=timedelta(days=1_000_000),
+                                  horizon=limits.horizon)
         for i, v in enumerate(volumes):
             try:
-                validate_volume(v, limits, now, field=f"{where}[{i}]")
+                validate_volume(v, limits, None if query else now, field=f"{where}[{i}]")
             except InvalidInput as exc:
                 raise BadRequest(str(exc), field=exc.field) from None
         return volumes
@@ -235,6 +245,18 @@ class F3548Context:
         else:
             with writing(self.state.db) as conn:
                 yield conn
+
+
+def _instant_query_end(start: Any, end: Any) -> Any:
+    """A query window's end: `end`, or just after `start` when `end` is not after it (unparsable: left as is)."""
+    try:
+        t0 = datetime.fromisoformat(str(start["value"]).replace("Z", "+00:00"))
+        t1 = datetime.fromisoformat(str(end["value"]).replace("Z", "+00:00"))
+    except (KeyError, TypeError, ValueError):
+        return end
+    if t1 > t0:
+        return end
+    return {**end, "value": iso(t0 + timedelta(milliseconds=1))}
 
 
 def _rekey(k: int) -> int:
@@ -305,7 +327,7 @@ def intersecting_oirs(ctx: F3548Context, conn: sa.Connection, batch: FootprintBa
 def query_oirs(ctx: F3548Context, caller: Caller, aoi: api.Volume4D | None, now: datetime) -> dict[str, Any]:
     if aoi is None:
         raise BadRequest("area_of_interest: required", field="area_of_interest")
-    volumes = ctx.volumes([aoi], "area_of_interest", now, subscription=True)
+    volumes = ctx.volumes([aoi], "area_of_interest", now, query=True)
     with ctx.state.db.connect() as conn:
         rows = intersecting_oirs(ctx, conn, FootprintBatch.of(volumes), now)
     return {"operational_intent_references": [oir_json(r, caller) for r in rows]}
@@ -682,7 +704,7 @@ def query_subscriptions(ctx: F3548Context, caller: Caller, aoi: api.Volume4D | N
     if aoi is None:
         raise BadRequest("area_of_interest: required", field="area_of_interest")
     now = ctx.state.clock()
-    volumes = ctx.volumes([aoi], "area_of_interest", now, subscription=True)
+    volumes = ctx.volumes([aoi], "area_of_interest", now, query=True)
     with ctx.state.db.connect() as conn:
         rows = [r for r in _candidates(conn, FootprintBatch.of(volumes), volumes, now) if r.manager == caller.sub]
         return {"subscriptions": [subscription_json(r, _dependents(conn, r.id)) for r in rows]}
