@@ -679,16 +679,15 @@ def put_subscription(ctx: F3548Context, caller: Caller, sub_id: str, version: st
                 raise Conflict(f"version {version} is no longer current", field="version")
         row = conn.execute(sa.select(t.f3548_subscriptions).where(s.id == sub_id)).one()
         dependents = _dependents(conn, sub_id)
-    oirs: list[dict[str, Any]] = []
-    constraints: list[dict[str, Any]] = []
-    with state.db.connect() as conn:
+    out: dict[str, Any] = {"subscription": subscription_json(row, dependents)}
+    with state.db.connect() as conn:  # each list only when the subscription notifies for its kind (the OpenAPI)
         if for_ois:
-            oirs = [oir_json(r, caller) for r in intersecting_oirs(ctx, conn, batch, now)]
+            out["operational_intent_references"] = [oir_json(r, caller)
+                                                    for r in intersecting_oirs(ctx, conn, batch, now)]
         if for_constraints:
-            constraints = [constraint_json(r, caller)
-                           for r in intersecting_oirs(ctx, conn, batch, now, constraints=True)]
-    return {"subscription": subscription_json(row, dependents), "operational_intent_references": oirs,
-            "constraint_references": constraints}
+            out["constraint_references"] = [constraint_json(r, caller)
+                                            for r in intersecting_oirs(ctx, conn, batch, now, constraints=True)]
+    return out
 
 
 def get_subscription(ctx: F3548Context, caller: Caller, sub_id: str) -> dict[str, Any]:

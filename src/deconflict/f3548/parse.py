@@ -135,10 +135,12 @@ def _check_object(value: Any, model: type[ImplicitDict], where: str) -> None:
 #: Top-level keys ignored (dropped before the strict check), per model: `old_version`, a field of the pre-1.0
 #: drafts that the InterUSS prober still sends on every PUT and the reference DSS ignores (the version to update
 #: is in the path, as the OVN or subscription version).
-#: And `key` on constraint references: the drafts had one there; F3548-21 has no key rule for constraints.
+#: And `key` on constraint references: the drafts had one there; F3548-21 has no key rule for constraints. And
+#: `notify_for_operations` on subscriptions, the drafts' name of `notify_for_operational_intents` (which the
+#: prober sends beside it; only the standard's field counts).
 IGNORED = {"PutOperationalIntentReferenceParameters": frozenset({"old_version"}),
            "PutConstraintReferenceParameters": frozenset({"old_version", "key"}),
-           "PutSubscriptionParameters": frozenset({"old_version"})}
+           "PutSubscriptionParameters": frozenset({"old_version", "notify_for_operations"})}
 _AVAILABILITY = {"unknown": "Unknown", "normal": "Normal", "down": "Down"}
 
 
