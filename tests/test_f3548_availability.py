@@ -215,6 +215,12 @@ def test_query_windows_are_not_held_to_entity_limits(dss: RunningService) -> Non
     assert found(vol(35.0, 36.0, 5000, hours=(-48.0, -47.0))) == []  # the past
     assert found(vol(35.0, 36.0, 5000, hours=(1.5, 1.5))) == [made["id"]]  # an instant
     assert found(vol(35.0, 36.0, 5000, hours=(3.0, 1.5))) == []  # end before start: the instant at start
+    open_start = vol(35.0, 36.0, 5000, hours=(0.0, -0.02))  # no time_start: open towards the past
+    del open_start["time_start"]
+    assert found(open_start) == []  # ends a minute ago: the intent (in an hour) is not in it
+    open_start = vol(35.0, 36.0, 5000, hours=(0.0, 1.5))
+    del open_start["time_start"]
+    assert found(open_start) == [made["id"]]
     # writes keep their limits
     assert create(a, intent(vol(35.0, 36.0, hours=(-3.0, -2.0)))).status_code == 400
     assert create(a, intent(vol(35.0, 36.0, hours=(2.0, 2.0)))).status_code == 400

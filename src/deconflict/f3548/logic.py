@@ -149,6 +149,11 @@ class F3548Context:
         raw = [dict(e) for e in extents]
         for i, e in enumerate(raw):
             vol = dict(e.get("volume") or {})
+            if query and e.get("time_start") is None and e.get("time_end") is not None:
+                # open towards the past: what is still live and starts before the end (live ones end after now)
+                end = _parse_time(e["time_end"])
+                if end is not None:
+                    e["time_start"] = {"value": iso(min(now, end) - timedelta(days=1)), "format": "RFC3339"}
             if subscription:  # a subscription's extents may leave times and altitudes open
                 e.setdefault("time_start", {"value": iso(now), "format": "RFC3339"})
                 if e.get("time_end") is None:
@@ -247,14 +252,18 @@ class F3548Context:
                 yield conn
 
 
+def _parse_time(value: Any) -> datetime | None:
+    try:
+        t = datetime.fromisoformat(str(value["value"]).replace("Z", "+00:00"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return t if t.tzinfo is not None else None
+
+
 def _instant_query_end(start: Any, end: Any) -> Any:
     """A query window's end: `end`, or just after `start` when `end` is not after it (unparsable: left as is)."""
-    try:
-        t0 = datetime.fromisoformat(str(start["value"]).replace("Z", "+00:00"))
-        t1 = datetime.fromisoformat(str(end["value"]).replace("Z", "+00:00"))
-    except (KeyError, TypeError, ValueError):
-        return end
-    if t1 > t0:
+    t0, t1 = _parse_time(start), _parse_time(end)
+    if t0 is None or t1 is None or t1 > t0:
         return end
     return {**end, "value": iso(t0 + timedelta(milliseconds=1))}
 
