@@ -52,13 +52,16 @@ def with_cosignatures(conn: sa.Connection, head: SignedTreeHead) -> SignedTreeHe
                                             for r in rows))
 
 
+MAX_INDEX = 2**62  #: sizes and indices beyond any log (the store's integers are 64-bit signed)
+
+
 class CosignIn(BaseModel):
     """A party's cosignature of a tree head: its Ed25519 signature over the cosignature bytes of the head
     (core.ledger.tree_head: b"deconflict/cosignature/v1\\x00", the head's signed bytes, u64 cosigned_at_ms)."""
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    cosigned_at_ms: int = Field(ge=0, le=2**64 - 1, description="When the party saw the head (ms since epoch).")
+    cosigned_at_ms: int = Field(ge=0, le=2**62, description="When the party saw the head (ms since epoch).")
     signature: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{86}==$")] = Field(
         description="Ed25519 signature: 64 bytes in base64.")
 
@@ -121,7 +124,7 @@ async def get_tree_head(request: Request, party: PartyInfo = Depends(current_par
              summary="Witness a signed tree head: countersign it with the caller's registered Ed25519 key",
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": CosignIn.model_json_schema()}}}})
-async def post_cosign(request: Request, size: Annotated[int, Path(ge=0)],
+async def post_cosign(request: Request, size: Annotated[int, Path(ge=0, le=MAX_INDEX)],
                       party: PartyInfo = Depends(current_party)) -> dict[str, Any]:
     body = await parse_body(request, CosignIn)
     head = await run_in_threadpool(_cosign, request.app.state.svc, party.id, size, body)
@@ -130,7 +133,8 @@ async def post_cosign(request: Request, size: Annotated[int, Path(ge=0)],
 
 @router.get("/entries/{idx}", summary="One entry the caller is party to, with its inclusion proof against the "
             "latest signed tree head")
-async def get_entry(idx: int, request: Request, party: PartyInfo = Depends(current_party)) -> dict[str, Any]:
+async def get_entry(idx: Annotated[int, Path(ge=0, le=MAX_INDEX)], request: Request,
+                    party: PartyInfo = Depends(current_party)) -> dict[str, Any]:
     found = await run_in_threadpool(entry_with_proof, request.app.state.svc, party.id, party.role == "admin", idx)
     if found is None:
         raise NotFound("no such entry in a signed tree head, or none the caller may see", field="idx")
@@ -141,8 +145,9 @@ async def get_entry(idx: int, request: Request, party: PartyInfo = Depends(curre
 @router.get("/consistency", summary="Proof that the tree of `first` entries is a prefix of the tree of `second`")
 async def get_consistency(
     request: Request, party: PartyInfo = Depends(current_party),
-    first: int = Query(..., ge=0, description="The older tree size"),
-    second: int | None = Query(None, ge=0, description="The newer tree size (default: the latest head's)"),
+    first: int = Query(..., ge=0, le=MAX_INDEX, description="The older tree size"),
+    second: int | None = Query(None, ge=0, le=MAX_INDEX,
+                               description="The newer tree size (default: the latest head's)"),
 ) -> dict[str, Any]:
     found = await run_in_threadpool(consistency, request.app.state.svc, first, second)
     if found is None:
