@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,19 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield str(tmp_path / "deconflict.sqlite")
         return
+    with _pg_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_db_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema, for what only PostgreSQL offers (several processes with advisory locks)."""
+    with _pg_schema() as url:
+        yield url
+
+
+@contextmanager
+def _pg_schema() -> Iterator[str]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine("postgresql+psycopg://" + PG_URL.split("://", 1)[1])
     with admin.begin() as conn:
