@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from deconflict.feeds.beast import BeastFrame, BeastFramer, beast_encode, parse_hex_line
 from deconflict.feeds.modes import ModeSTracker
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from .shared_data import DATA
+
 BEAST = DATA / "adsb" / "sample_dump1090.bin"
 
 LONG = bytes.fromhex("8D40621D58C382D690C8AC2863A7")

@@ -6,13 +6,13 @@ global and local), airborne velocity; the surface vector is pyModeS's test case 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from deconflict.feeds.modes import ModeSTracker, _me_fields, cpr_global_airborne, cpr_local, cpr_nl, crc24, decode
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from .shared_data import DATA
+
 FLIGHT = DATA / "adsb" / "full_flight_short.jsonl"
 CDG = (49.0097, 2.5479)
 

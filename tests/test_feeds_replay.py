@@ -14,7 +14,8 @@ from deconflict.core.tactical.tracks import DEFAULT_TRACK_LIMITS, TrackBatch, Tr
 from deconflict.errors import InvalidInput
 from deconflict.feeds.replay import open_recording, paced, read_state_vectors, ticks
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from .shared_data import DATA
+
 PARIS = DATA / "tracks" / "paris_2021-10-07.json.gz"
 BEAST = DATA / "adsb" / "sample_dump1090.bin"
 FLIGHT = DATA / "adsb" / "full_flight_short.jsonl"

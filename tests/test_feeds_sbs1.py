@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import json
 import math
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +13,8 @@ from deconflict.core.tactical.cpa import FPM, FT, KT
 from deconflict.core.tactical.tracks import TrackTable
 from deconflict.feeds.sbs1 import LineFramer, Sbs1Decoder, format_sbs1
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from .shared_data import DATA
+
 PARIS = DATA / "tracks" / "paris_2021-10-07.json.gz"
 
 # dump1090 port 30003 lines, field for field

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,10 +33,11 @@ from deconflict.core.tactical import (
     screen_tracks,
 )
 
+from .shared_data import DATA
+
 GEOD = Geod(ellps="WGS84")
 TO_ECEF = Transformer.from_crs("EPSG:4979", "EPSG:4978", always_xy=True)
 TO_GEO = Transformer.from_crs("EPSG:4978", "EPSG:4979", always_xy=True)
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PARIS = DATA / "tracks" / "paris_2021-10-07.json.gz"
 A = 6378137.0
 B = A * (1 - 1 / 298.257223563)
