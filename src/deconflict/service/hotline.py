@@ -21,13 +21,13 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy.exc import IntegrityError
 
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound
 from ..store import schema as t
 from ..store.database import writing
 from .codec import iso
 from .engine_cache import EngineCache, PartyInfo
+from .idempotency import once, remember
 from .ledger import stage_message
 from .reads import declaration_row
 from .state import ServiceState
@@ -313,39 +313,16 @@ def create_thread(state: ServiceState, party: PartyInfo, body: ThreadIn) -> dict
         return {"thread": thread_view(conn, cache, party, row, members)}
 
 
-def _replay(conn: sa.Connection, party: PartyInfo, key: str, digest: str) -> dict[str, Any] | None:
-    row = conn.execute(sa.select(t.idempotency_keys).where(
-        t.idempotency_keys.c.party_id == party.id, t.idempotency_keys.c.key == key)).first()
-    if row is None:
-        return None
-    if row.request_hash != digest:
-        raise Conflict("this Idempotency-Key was used for a different request", field="idempotency-key")
-    response: dict[str, Any] = row.response
-    return response
-
-
 def send_message(state: ServiceState, party: PartyInfo, thread_id: str, body: MessageIn,
                  idempotency: tuple[str, str] | None = None) -> dict[str, Any]:
     """Post a message; a repeated Idempotency-Key with the same request returns the first answer."""
     if not body.text.strip() and body.structured is None:
         raise InvalidInput("a message needs text, a structured part, or both", field="text")
-    with state.db.connect() as conn:
+    with state.db.connect() as conn:  # the thread must be the caller's before anything, replays included
         state.cache.refresh(conn)
         _thread(conn, party, thread_id)
-        if idempotency is not None:
-            replay = _replay(conn, party, *idempotency)
-            if replay is not None:
-                return replay
-    try:
-        return _send(state, party, thread_id, body, idempotency)
-    except IntegrityError:
-        if idempotency is None:
-            raise
-        with state.db.connect() as conn:  # a concurrent retry with the same key won the race
-            replay = _replay(conn, party, *idempotency)
-        if replay is None:
-            raise
-        return replay
+    return once(state, party, idempotency, lambda: _send(state, party, thread_id, body, idempotency),
+                lambda _status, response: response)
 
 
 def _send(state: ServiceState, party: PartyInfo, thread_id: str, body: MessageIn,
@@ -372,10 +349,7 @@ def _send(state: ServiceState, party: PartyInfo, thread_id: str, body: MessageIn
         row = conn.execute(sa.select(t.messages).where(t.messages.c.id == message_id)).one()
         receipts = _receipts(conn, [message_id])[message_id]
         response = {"message": _message_view(state.cache, party, row, receipts)}
-        if idempotency is not None:
-            conn.execute(sa.insert(t.idempotency_keys).values(
-                party_id=party.id, key=idempotency[0], request_hash=idempotency[1], status_code=201,
-                response=response, created_at=now))
+        remember(conn, party, idempotency, 201, response, now)
     return response
 
 

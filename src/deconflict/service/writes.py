@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from ..core.footprint import FootprintBatch
 from ..core.model import Activation, DeclarationKind, Volume4D
@@ -29,6 +28,7 @@ from ..store.locks import area_lock_keys, lock_areas
 from .bodies import DeclarationIn
 from .codec import volumes_json
 from .engine_cache import LIVE_STATES, PartyInfo
+from .idempotency import once, remember
 from .induced import induced_notices
 from .ledger import stage_conflicts, stage_version
 from .notifications import plan_notifications
@@ -90,38 +90,20 @@ def _lock(state: ServiceState, conn: sa.Connection, batch: FootprintBatch) -> No
     lock_areas(conn, area_lock_keys(batch.bbox, batch.t0, batch.t1, widest.lateral_m, widest.time_s))
 
 
-def _stored_idempotent(conn: sa.Connection, party: PartyInfo, key: str, digest: str) -> WriteResult | None:
-    row = conn.execute(sa.select(t.idempotency_keys).where(
-        t.idempotency_keys.c.party_id == party.id, t.idempotency_keys.c.key == key)).first()
-    if row is None:
-        return None
-    if row.request_hash != digest:
-        raise Conflict("this Idempotency-Key was used for a different request", field="idempotency-key")
-    return WriteResult(row.status_code, row.response, row.response.get("declaration", {}).get("version"))
-
-
 def create_declaration(
     state: ServiceState, party: PartyInfo, body: DeclarationIn, idempotency: tuple[str, str] | None = None,
 ) -> WriteResult:
     """File a new declaration; 201 with its conflicts, or BlockedWrite. A repeated Idempotency-Key replays."""
-    if idempotency is not None:
-        with state.db.connect() as conn:
-            replay = _stored_idempotent(conn, party, *idempotency)
-        if replay is not None:
-            return replay
-    now = state.clock()
-    prepared = _prepare(state, body, now)
-    decl_id = str(uuid.uuid4())
-    try:
-        return _write(state, party, decl_id, 1, prepared, now, idempotency, expected=None)
-    except IntegrityError:
-        if idempotency is None:
-            raise
-        with state.db.connect() as conn:  # a concurrent retry with the same key won the race
-            replay = _stored_idempotent(conn, party, *idempotency)
-        if replay is None:
-            raise
-        return replay
+
+    def write() -> WriteResult:
+        now = state.clock()
+        prepared = _prepare(state, body, now)
+        return _write(state, party, str(uuid.uuid4()), 1, prepared, now, idempotency, expected=None)
+
+    def replay(status: int, response: dict[str, Any]) -> WriteResult:
+        return WriteResult(status, response, response.get("declaration", {}).get("version"))
+
+    return once(state, party, idempotency, write, replay)
 
 
 def update_declaration(
@@ -222,10 +204,7 @@ def _write(
         response = {"declaration": decl, "conflicts": [v for v in views if v is not None], "notifications": told,
                     "late_notice": [n["recipient"] for n in told if n["late"]], "induced_hazards": hazards}
         status = 201 if expected is None else 200
-        if idempotency is not None:
-            conn.execute(sa.insert(t.idempotency_keys).values(
-                party_id=party.id, key=idempotency[0], request_hash=idempotency[1], status_code=status,
-                response=response, created_at=now))
+        remember(conn, party, idempotency, status, response, now)
     with cache.lock:
         cache.apply_declaration(decl_id, version, state_now, party.id, body.kind.value, body.activation.value,
                                 None, batch)
