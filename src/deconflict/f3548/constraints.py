@@ -17,7 +17,6 @@ written. Subscriptions that notify for constraints are the subscribers; their no
 from __future__ import annotations
 
 import secrets
-from contextlib import suppress
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,13 +24,22 @@ from uas_standards.astm.f3548.v21 import api
 
 from ..core.footprint import FootprintBatch
 from ..core.model import DeclarationKind, Volume4D
-from ..errors import Conflict, DeconflictError, Forbidden, NotFound
+from ..errors import Conflict, Forbidden, NotFound
 from ..service.bodies import DeclarationIn
 from ..service.codec import volumes_from_json, volumes_json
 from ..service.engine_cache import PartyInfo
 from ..store import schema as t
 from .auth import Caller
-from .logic import CONSTRAINT, AirspaceConflict, F3548Context, _notify, _window, constraint_json, intersecting_oirs
+from .logic import (
+    CONSTRAINT,
+    F3548Context,
+    _notify,
+    _window,
+    cancel_quietly,
+    constraint_json,
+    file_declaration,
+    intersecting_oirs,
+)
 from .parse import BadRequest
 
 __all__ = ["delete_constraint", "get_constraint", "query_constraints", "upsert_constraint"]
@@ -61,30 +69,10 @@ def get_constraint(ctx: F3548Context, caller: Caller, entity_id: str) -> dict[st
 def _file_restriction(ctx: F3548Context, party: PartyInfo, entity_id: str, old: Any, volumes: list[Volume4D],
                       caller: Caller) -> str:
     """The constraint's `restriction` declaration through the normal write path; BlockedWrite -> 409."""
-    from ..service import writes
-
     body = DeclarationIn(kind=DeclarationKind.RESTRICTION, volumes=volumes,
                          title=f"F3548 constraint {entity_id}",
                          extra={"f3548_constraint": entity_id, "f3548_uss": caller.sub[:200]})
-    try:
-        if old is not None:
-            with ctx.state.db.connect() as conn:
-                current = conn.execute(sa.select(t.declarations.c.version, t.declarations.c.state)
-                                       .where(t.declarations.c.id == old.declaration_id)).first()
-            if current is not None and current.state in ("declared", "active"):
-                writes.update_declaration(ctx.state, party, old.declaration_id, body, current.version)
-                return str(old.declaration_id)
-        result = writes.create_declaration(ctx.state, party, body)
-        return str(result.body["declaration"]["id"])
-    except writes.BlockedWrite as exc:
-        raise AirspaceConflict(f"refused by Deconflict: {exc.message}", conflicts=exc.conflicts) from None
-
-
-def _cancel(ctx: F3548Context, party: PartyInfo, decl_id: str, reason: str) -> None:
-    from ..service import writes
-
-    with suppress(DeconflictError):
-        writes.cancel_declaration(ctx.state, party, decl_id, None, reason=reason)
+    return file_declaration(ctx, party, old, body)
 
 
 def _check(conn: sa.Connection, caller: Caller, entity_id: str, ovn: str | None, before: Any) -> Any:
@@ -147,7 +135,7 @@ def upsert_constraint(ctx: F3548Context, caller: Caller, entity_id: str, ovn: st
                 response = {"subscribers": subscribers, "constraint_reference": constraint_json(written, caller)}
         except BaseException:
             if old is None:
-                _cancel(ctx, party, decl_id, "F3548 write failed")
+                cancel_quietly(ctx, party, decl_id)
             raise
     return (201 if old is None else 200), response
 
@@ -174,5 +162,5 @@ def delete_constraint(ctx: F3548Context, caller: Caller, entity_id: str, ovn: st
         subscribers = _notify(conn, batch, volumes, now, "notify_for_constraints")
         conn.execute(sa.delete(t.f3548_oirs).where(_C.id == entity_id))
         response = {"subscribers": subscribers, "constraint_reference": constraint_json(old, caller)}
-    _cancel(ctx, party, old.declaration_id, "F3548 constraint deleted")  # after the commit
+    cancel_quietly(ctx, party, old.declaration_id, "F3548 constraint deleted")  # after the commit
     return response

@@ -50,7 +50,7 @@ from ..core.validation import validate_volume
 from ..errors import Conflict, DeconflictError, Forbidden, InvalidInput, NotFound
 from ..service.bodies import DeclarationIn
 from ..service.codec import iso, volumes_from_json, volumes_json
-from ..service.engine_cache import PartyInfo
+from ..service.engine_cache import LIVE_STATES, PartyInfo
 from ..service.state import ServiceState
 from ..store import schema as t
 from ..store.database import is_postgres, writing
@@ -483,7 +483,7 @@ def upsert_oir(ctx: F3548Context, caller: Caller, entity_id: str, ovn: str | Non
                                        params, implicit, attached, decl_id, now)
         except BaseException:
             if old is None:
-                _undo_declaration(ctx, party, decl_id)
+                cancel_quietly(ctx, party, decl_id)
             raise
     return (201 if old is None else 200), response
 
@@ -540,16 +540,22 @@ def _check_upsert(ctx: F3548Context, conn: sa.Connection, caller: Caller, entity
 def _file_declaration(ctx: F3548Context, party: PartyInfo, entity_id: str, old: Any, volumes: list[Volume4D],
                       caller: Caller) -> str:
     """The OIR's `flight` declaration through the normal write path; BlockedWrite -> 409."""
-    from ..service import writes
-
     body = DeclarationIn(kind=DeclarationKind.FLIGHT, volumes=volumes, title=f"F3548 operational intent {entity_id}",
                          extra={"f3548_oir": entity_id, "f3548_uss": caller.sub[:200]})
+    return file_declaration(ctx, party, old, body)
+
+
+def file_declaration(ctx: F3548Context, party: PartyInfo, old: Any, body: DeclarationIn) -> str:
+    """File `body` as a new version of `old`'s declaration while that one is live, else as a new declaration,
+    through the normal write path; a `block` refusal becomes AirspaceConflict (409). Returns its id."""
+    from ..service import writes
+
     try:
         if old is not None:
             with ctx.state.db.connect() as conn:
                 current = conn.execute(sa.select(t.declarations.c.version, t.declarations.c.state)
                                        .where(t.declarations.c.id == old.declaration_id)).first()
-            if current is not None and current.state in ("declared", "active"):
+            if current is not None and current.state in LIVE_STATES:
                 writes.update_declaration(ctx.state, party, old.declaration_id, body, current.version)
                 return str(old.declaration_id)
         result = writes.create_declaration(ctx.state, party, body)
@@ -558,11 +564,12 @@ def _file_declaration(ctx: F3548Context, party: PartyInfo, entity_id: str, old: 
         raise AirspaceConflict(f"refused by Deconflict: {exc.message}", conflicts=exc.conflicts) from None
 
 
-def _undo_declaration(ctx: F3548Context, party: PartyInfo, decl_id: str) -> None:
+def cancel_quietly(ctx: F3548Context, party: PartyInfo, decl_id: str, reason: str = "F3548 write failed") -> None:
+    """Cancel a declaration an F3548 write filed (undoing it, or after a delete); a failure leaves it be."""
     from ..service import writes
 
     with suppress(DeconflictError):
-        writes.cancel_declaration(ctx.state, party, decl_id, None, reason="F3548 write failed")
+        writes.cancel_declaration(ctx.state, party, decl_id, None, reason=reason)
 
 
 def _commit_oir(ctx: F3548Context, conn: sa.Connection, caller: Caller, party: PartyInfo, entity_id: str, old: Any,
@@ -639,7 +646,7 @@ def delete_oir(ctx: F3548Context, caller: Caller, entity_id: str, ovn: str) -> d
         if old.subscription_id:
             _drop_implicit_if_orphan(conn, old.subscription_id)
         response = {"subscribers": subscribers, "operational_intent_reference": oir_json(old, caller)}
-    _undo_declaration(ctx, party, old.declaration_id)  # after the commit: a stray live declaration, never a lost one
+    cancel_quietly(ctx, party, old.declaration_id)  # after the commit: a stray live declaration, never a lost one
     return response
 
 
