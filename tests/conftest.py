@@ -17,6 +17,8 @@ import sqlalchemy as sa
 
 from deconflict.service.server import RunningService, start_in_thread
 
+from .service_helpers import T0, ManualClock
+
 PG_URL = os.environ.get("DECONFLICT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -67,6 +69,22 @@ def _close_http_clients() -> Iterator[None]:
 @pytest.fixture
 def service(db_url: str) -> Iterator[RunningService]:
     running = start_in_thread(db_url)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """Time that moves only when the test says (start: T0)."""
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def timed(db_url: str, clock: ManualClock) -> Iterator[RunningService]:
+    """A service on `clock`, with no scheduler thread: the test calls `scheduler.tick` itself."""
+    running = start_in_thread(db_url, clock=clock, scheduler=False)
     try:
         yield running
     finally:

@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+T0 = datetime(2030, 6, 1, 8, 0, tzinfo=UTC)  #: where a ManualClock starts in tests that drive time
+
+
+class ManualClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += timedelta(seconds=seconds)
 
 
 def vol(lat: float, lng: float, radius_m: float = 2000.0, hours: tuple[float, float] = (1.0, 2.0),
@@ -71,3 +98,30 @@ def world(url: str, admin_token: str, parties: list[str],
         r = admin.post("/v1/agreements", json=body)
         assert r.status_code == 201, r.text
     return admin, apis
+
+
+@contextmanager
+def running_demo(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], str, Path]]:
+    """`deconflict demo` as a user runs it, in a real process: (URL, tokens, what it printed, the tokens file)."""
+    tokens_file = tmp_path / "tokens.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deconflict.cli", "demo", "--port", "0", "--tokens-out", str(tokens_file),
+         "--speed", "1000"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        assert proc.stdout is not None
+        output = ""
+        for line in proc.stdout:
+            output += line
+            if "is running at" in line:
+                break
+        url = re.search(r"running at (http://\S+)", output)
+        assert url is not None, output
+        yield url.group(1), json.loads(tokens_file.read_text()), output, tokens_file
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+        if proc.stdout:
+            proc.stdout.close()
+    assert proc.returncode == 0

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -15,47 +10,27 @@ from typer.testing import CliRunner
 
 from deconflict.cli import app
 
+from .service_helpers import running_demo
+
 runner = CliRunner()
 
 
 def test_demo_serves_the_drill_and_hands_out_tokens(tmp_path: Path) -> None:
     """`deconflict demo` as a user runs it: a real process, then the printed URL and tokens used over HTTP."""
-    tokens_file = tmp_path / "tokens.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "deconflict.cli", "demo", "--port", "0", "--tokens-out", str(tokens_file),
-         "--speed", "1000"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "200"},
-    )
-    try:
-        assert proc.stdout is not None
-        lines = []
-        for line in proc.stdout:
-            lines.append(line)
-            if "is running at" in line:
-                break
-        output = "".join(lines)
-        url = re.search(r"running at (http://\S+)", output)
-        assert url is not None, output
+    with running_demo(tmp_path) as (url, tokens, output, tokens_file):
         assert "blocked" in output  # the drone operator's reconnaissance flight, refused under `block`
-        tokens = json.loads(tokens_file.read_text())
         assert {"admin", "coalition-air", "relief-ngo", "drone-ops", "air-defence", "civil-authority"} <= set(tokens)
         assert tokens_file.stat().st_mode & 0o077 == 0
         ngo = {"Authorization": f"Bearer {tokens['relief-ngo']}"}
-        conflicts = httpx.get(url.group(1) + "/v1/conflicts", params={"state": "all"}, headers=ngo).json()["conflicts"]
+        conflicts = httpx.get(url + "/v1/conflicts", params={"state": "all"}, headers=ngo).json()["conflicts"]
         seen = {(c["state"], c["severity"], c["declaration"]["kind"], c["other"]["party"]) for c in conflicts}
         # the medevac corridor overlapped the strike until it moved west; the field hospital stays too close
         assert ("superseded", "overlap", "flight", "coalition-air") in seen
         assert ("open", "proximity", "protected", "coalition-air") in seen
-        kinds = {d["kind"] for d in httpx.get(url.group(1) + "/v1/declarations",
+        kinds = {d["kind"] for d in httpx.get(url + "/v1/declarations",
                                               headers={"Authorization": f"Bearer {tokens['admin']}"}).json()[
             "declarations"]}
         assert kinds == {"flight", "activity", "hazard", "protected", "restriction"}
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
-        if proc.stdout:
-            proc.stdout.close()
-    assert proc.returncode == 0
 
 
 def test_demo_refuses_a_store_that_is_not_fresh(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from deconflict.service.server import RunningService
 
 from .service_helpers import world
-from .test_notifications import T0, ManualClock, _inbox, circle, clock, timed  # noqa: F401
+from .test_notifications import _inbox, circle
 
 FULL = {"disclosure": "full", "policy": "inform", "ack_deadline_s": 600}
 
@@ -21,7 +21,7 @@ def _world(service: RunningService) -> dict[str, Any]:
     return apis
 
 
-def test_an_activity_wakes_the_hazard_over_flights_inside_it(timed: RunningService) -> None:  # noqa: F811
+def test_an_activity_wakes_the_hazard_over_flights_inside_it(timed: RunningService) -> None:
     apis = _world(timed)
     zone = apis["sam"].declare("hazard", circle(35.45, 36.0, 25_000, 0, 600), activation="induced",
                                title="engagement zone")
@@ -48,7 +48,7 @@ def test_an_activity_wakes_the_hazard_over_flights_inside_it(timed: RunningServi
     assert _inbox(apis["stranger"]) == []  # no agreement with the hazard's owner: nothing disclosed
 
 
-def test_a_flight_into_a_live_hazard_is_told_when_it_is_live(timed: RunningService) -> None:  # noqa: F811
+def test_a_flight_into_a_live_hazard_is_told_when_it_is_live(timed: RunningService) -> None:
     apis = _world(timed)
     apis["sam"].declare("hazard", circle(35.45, 36.0, 25_000, 0, 600), activation="induced")
     apis["air"].declare("activity", circle(35.3, 36.1, 8000, 30, 90))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from deconflict.service.scheduler import tick
 from deconflict.service.server import RunningService
 
-from .service_helpers import world
-from .test_notifications import ManualClock, circle, clock, timed  # noqa: F401
+from .service_helpers import ManualClock, world
+from .test_notifications import circle
 
 
-def test_declared_active_ended(timed: RunningService, clock: ManualClock) -> None:  # noqa: F811
+def test_declared_active_ended(timed: RunningService, clock: ManualClock) -> None:
     assert timed.admin_token is not None
     _, apis = world(timed.url, timed.admin_token, ["air", "ngo"], [
         {"parties": ["air", "ngo"], "disclosure": "full", "policy": "inform"}])

@@ -3,52 +3,17 @@
 from __future__ import annotations
 
 import signal
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from deconflict.service.scheduler import tick
-from deconflict.service.server import RunningService, start_in_thread
+from deconflict.service.server import RunningService
 
-from .service_helpers import Api, world
+from .service_helpers import T0, Api, ManualClock, world
 from .test_concurrency import _start
-
-T0 = datetime(2030, 6, 1, 8, 0, tzinfo=UTC)
-
-
-class ManualClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0)
-
-
-@pytest.fixture
-def timed(db_url: str, clock: ManualClock) -> Iterator[RunningService]:
-    running = start_in_thread(db_url, clock=clock, scheduler=False)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def circle(lat: float, lng: float, r: float, start_min: float, end_min: float) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from deconflict.scenarios.runner import (
 from deconflict.service.scheduler import tick
 from deconflict.service.server import RunningService, start_in_thread
 
-from .test_notifications import ManualClock
+from .service_helpers import ManualClock
 
 DEMO = Path(__file__).parents[1] / "src" / "deconflict" / "scenarios" / "demo.yaml"
 runner = CliRunner()

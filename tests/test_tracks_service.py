@@ -3,35 +3,16 @@ scheduler's tick with hysteresis, alert notifications to the owners only, need-t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-
-import pytest
 
 from deconflict.service.scheduler import tick
 from deconflict.service.server import RunningService, start_in_thread
 
-from .service_helpers import Api, world
-from .test_notifications import ManualClock
+from .service_helpers import T0, Api, ManualClock, world
 
-T0 = datetime(2030, 6, 1, 8, 0, tzinfo=UTC)
 FT = 0.3048
 AGREEMENT = {"parties": ["air", "ngo"], "disclosure": "full", "policy": "require_ack"}
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0)
-
-
-@pytest.fixture
-def timed(db_url: str, clock: ManualClock) -> Iterator[RunningService]:
-    running = start_in_thread(db_url, clock=clock, scheduler=False)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def _world(service: RunningService) -> tuple[Api, dict[str, Api]]:

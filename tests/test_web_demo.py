@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
+from .service_helpers import running_demo
 from .test_web_ui import VIEWPORT, browser  # noqa: F401
 
 DRONE_TITLES = ["Damage survey drones", "Reconnaissance drone, replanned"]  # drone-ops discloses only coarse cells
@@ -22,27 +18,8 @@ DRONE_TITLES = ["Damage survey drones", "Reconnaissance drone, replanned"]  # dr
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    tokens_file = tmp_path / "tokens.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "deconflict.cli", "demo", "--port", "0", "--tokens-out", str(tokens_file),
-         "--speed", "1000"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "200"},
-    )
-    try:
-        assert proc.stdout is not None
-        output = ""
-        for line in proc.stdout:
-            output += line
-            if "is running at" in line:
-                break
-        found = re.search(r"running at (http://\S+)", output)
-        assert found is not None, output
-        yield found.group(1), json.loads(tokens_file.read_text())
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
-        if proc.stdout:
-            proc.stdout.close()
+    with running_demo(tmp_path) as (url, tokens, _output, _file):
+        yield url, tokens
 
 
 def test_the_relief_ngo_sees_the_demo_as_disclosed(demo: tuple[str, dict[str, str]],

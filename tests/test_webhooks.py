@@ -16,7 +16,8 @@ import pytest
 from deconflict.service.scheduler import tick
 from deconflict.service.server import RunningService
 
-from .test_notifications import AGREEMENT, ManualClock, _inbox, _setup, circle, clock, timed  # noqa: F401
+from .service_helpers import ManualClock
+from .test_notifications import _inbox, _setup, circle
 
 
 class Receiver:
@@ -56,7 +57,7 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
-def test_webhook_is_signed_and_retried_until_delivered(timed: RunningService, clock: ManualClock,  # noqa: F811
+def test_webhook_is_signed_and_retried_until_delivered(timed: RunningService, clock: ManualClock,
                                                        receiver: Receiver) -> None:
     apis = _setup(timed)
     hook = apis["ngo"].put("/v1/parties/me/webhook", json={"url": receiver.url})
@@ -91,7 +92,7 @@ def test_webhook_is_signed_and_retried_until_delivered(timed: RunningService, cl
     assert delivered["delivered_via"] == "webhook"
 
 
-def test_an_unreachable_webhook_does_not_block_declarations(timed: RunningService) -> None:  # noqa: F811
+def test_an_unreachable_webhook_does_not_block_declarations(timed: RunningService) -> None:
     apis = _setup(timed)
     assert apis["ngo"].put("/v1/parties/me/webhook", json={"url": "http://127.0.0.1:9/nobody"}).status_code == 200
     for k in range(3):
@@ -101,7 +102,7 @@ def test_an_unreachable_webhook_does_not_block_declarations(timed: RunningServic
     assert len(_inbox(apis["ngo"])) == 3  # still there by polling
 
 
-def test_webhook_url_is_validated(timed: RunningService) -> None:  # noqa: F811
+def test_webhook_url_is_validated(timed: RunningService) -> None:
     apis = _setup(timed)
     bad = apis["ngo"].put("/v1/parties/me/webhook", json={"url": "ftp://example.org/x"})
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "url"
