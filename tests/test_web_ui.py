@@ -265,3 +265,64 @@ def test_without_the_browser_libraries_the_page_says_how_to_install_them(service
         assert "make setup" in r.text and "npm ci" in r.text
         assert http.get("/ui/vendor/leaflet/leaflet.css").status_code == 404
         assert http.get("/v1/health").status_code == 200
+
+
+def _utc_input(hours: float) -> str:
+    """A `datetime-local` field's value `hours` from now (the form reads it as UTC)."""
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC) + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_declare_by_drawing_shows_the_conflicts_first(service: RunningService, browser: Browser) -> None:
+    w = seed(service)
+    page = open_as(browser, service, w.apis["partner"])
+    page.get_by_text("Declare a volume").click()
+    # centre the map on the coalition's activity, then draw a polygon inside it, vertex by vertex
+    page.locator(f'#timeline li[data-declaration="{w.activity}"] button').click()
+    page.locator(".leaflet-popup-close-button").click()
+    box = page.locator(f'path[data-declaration="{w.activity}"]').bounding_box()
+    frame = page.locator("#map").bounding_box()
+    assert box is not None and frame is not None
+    page.get_by_role("button", name="Draw polygon on map").click()
+    corners = [(0.3, 0.55), (0.7, 0.55), (0.7, 0.85), (0.3, 0.85)]
+    points = [(box["x"] - frame["x"] + fx * box["width"], box["y"] - frame["y"] + fy * box["height"])
+              for fx, fy in corners]
+    for x, y in points:
+        page.locator("#map").click(position={"x": x, "y": y})
+    page.locator("#map").click(position={"x": points[0][0], "y": points[0][1]})  # the first vertex closes it
+    expect(page.locator("#draw-status")).to_contain_text("Polygon closed with 4 vertices")
+    expect(page.locator('path[data-sketch="yes"]')).to_have_count(1)
+    page.get_by_label("Kind").select_option("flight")
+    page.get_by_label("Title").fill("Medevac 8")
+    page.get_by_label("Altitude lower").fill("0")
+    page.get_by_label("Altitude upper").fill("1000")
+    page.get_by_label("Start (UTC)").fill(_utc_input(1.5))
+    page.get_by_label("End (UTC)").fill(_utc_input(2))
+    # before anything is filed: the conflict with the coalition's activity, and nothing written yet
+    conflict = page.locator(f'#preview li[data-other="{w.activity}"]')
+    expect(conflict).to_contain_text("CONFLICT with coalition's activity (full)")
+    expect(page.locator("#declare-form")).to_have_attribute("data-previewed", "yes")
+    assert w.apis["partner"].get("/v1/declarations", params={"scope": "own"}).json()["declarations"].__len__() == 1
+    shot(page, "declare.png")
+
+    # a bad field is refused by the service, and the form says which
+    page.get_by_label("Altitude lower").fill("2000")
+    page.get_by_role("button", name="Declare", exact=True).click()
+    expect(page.get_by_role("alert").filter(has_text="Altitude lower")).to_contain_text(
+        "volumes[0].volume.altitude_lower")
+    expect(page.get_by_label("Altitude lower")).to_have_attribute("aria-invalid", "true")
+    page.get_by_label("Altitude lower").fill("0")
+    page.get_by_role("button", name="Declare", exact=True).click()
+    expect(page.locator("#declare-status")).to_contain_text("Declared Medevac 8 (")
+    own = w.apis["partner"].get("/v1/declarations", params={"scope": "own"}).json()["declarations"]
+    (new,) = [d for d in own if d["title"] == "Medevac 8"]
+    assert len(new["volumes"][0]["volume"]["outline_polygon"]["vertices"]) == 4
+    assert new["volumes"][0]["volume"]["altitude_upper"]["value"] == 1000
+    expect(page.locator(f'#timeline li[data-declaration="{new["id"]}"]')).to_contain_text("Medevac 8")
+    expect(page.locator(f'#timeline li[data-declaration="{new["id"]}"]')).to_contain_text("CONFLICT")
+    expect(page.locator(f'path[data-declaration="{new["id"]}"][data-disclosure="own"]')).to_have_count(1)
+    expect(page.locator('path[data-sketch="yes"]')).to_have_count(0)
+    # the coalition hears of it as of any other declaration
+    inbox = w.apis["coalition"].get("/v1/conflicts").json()["conflicts"]
+    assert new["id"] in {c["other"]["declaration_id"] for c in inbox}

@@ -36,8 +36,8 @@ from .reads import VolumeStore, declaration_row
 from .state import ServiceState
 from .views import ConflictRecord, conflict_view, declaration_view
 
-__all__ = ["BlockedWrite", "WriteResult", "cancel_declaration", "create_declaration", "request_hash",
-           "update_declaration"]
+__all__ = ["BlockedWrite", "WriteResult", "cancel_declaration", "create_declaration", "preview_declaration",
+           "request_hash", "update_declaration"]
 
 AGREEMENTS_LOCK = {-7262018: False}  #: every declaration write holds it shared; agreement writes exclusive
 
@@ -139,34 +139,13 @@ def _write(
     idempotency: tuple[str, str] | None, expected: int | None,
 ) -> WriteResult:
     body, batch = prepared.body, prepared.batch
-    kind = engine_kind(body.kind, body.activation)
     cache = state.cache
     start, end = _window(body.volumes)
     state_now = "active" if start <= now else "declared"  # an update of a running activity stays active
     with writing(state.db) as conn:
         _lock(state, conn, batch)
-        with cache.lock:
-            cache.catch_up(conn)
-            found = cache.engine.check_footprints(decl_id, party.id, kind, batch).conflicts()
-        records = []
-        blocked = []
-        for c in found:
-            terms = cache.terms(party.id, c.other_owner)
-            policy = terms.policy if terms.related else ConflictPolicy.INFORM
-            record = ConflictRecord(
-                id=str(uuid.uuid4()), declaration_a=decl_id, version_a=version, party_a=party.id,
-                declaration_b=c.other_declaration_id, version_b=cache.versions.get(c.other_declaration_id, 1),
-                party_b=c.other_owner, window_start=c.window_start, window_end=c.window_end,
-                lateral_m=c.lateral_distance_m, vertical_m=c.vertical_gap_m, time_gap_s=c.time_gap_s,
-                severity=c.severity.value, policy=policy.value, volume_pairs=[list(p) for p in c.volume_pairs],
-                state="open", detected_at=now, kind_a=body.kind.value,
-            )
-            records.append(record)
-            if policy is ConflictPolicy.BLOCK:
-                blocked.append(record)
-        kinds = _kinds(conn, [r.declaration_b for r in records])
-        records = [_with_kind(r, kinds) for r in records]
-        loader = VolumeStore.for_records(conn, records, {(decl_id, version): prepared.volumes_json})
+        records, loader = _check(state, conn, party, decl_id, version, prepared, now)
+        blocked = [r for r in records if r.policy == ConflictPolicy.BLOCK.value]
         if blocked:
             shown = [conflict_view(r, party, cache, loader) for r in records if r.policy == ConflictPolicy.BLOCK]
             raise BlockedWrite(f"refused: {len(blocked)} conflict(s) under a 'block' agreement",
@@ -242,6 +221,50 @@ def cancel_declaration(
     view = declaration_view(row, party, state.cache)
     assert view is not None
     return WriteResult(200, {"declaration": view, "conflicts": []}, base + 1)
+
+
+def _check(state: ServiceState, conn: sa.Connection, party: PartyInfo, decl_id: str, version: int,
+           prepared: _Prepared, now: datetime) -> tuple[list[ConflictRecord], VolumeStore]:
+    """The conflicts declaration `decl_id` at `version` would have (the cache caught up on `conn` first), with
+    both sides' kinds, and the volumes their views need."""
+    body, cache = prepared.body, state.cache
+    with cache.lock:
+        cache.catch_up(conn)
+        found = cache.engine.check_footprints(
+            decl_id, party.id, engine_kind(body.kind, body.activation), prepared.batch).conflicts()
+    records = []
+    for c in found:
+        terms = cache.terms(party.id, c.other_owner)
+        policy = terms.policy if terms.related else ConflictPolicy.INFORM
+        records.append(ConflictRecord(
+            id=str(uuid.uuid4()), declaration_a=decl_id, version_a=version, party_a=party.id,
+            declaration_b=c.other_declaration_id, version_b=cache.versions.get(c.other_declaration_id, 1),
+            party_b=c.other_owner, window_start=c.window_start, window_end=c.window_end,
+            lateral_m=c.lateral_distance_m, vertical_m=c.vertical_gap_m, time_gap_s=c.time_gap_s,
+            severity=c.severity.value, policy=policy.value, volume_pairs=[list(p) for p in c.volume_pairs],
+            state="open", detected_at=now, kind_a=body.kind.value,
+        ))
+    kinds = _kinds(conn, [r.declaration_b for r in records])
+    records = [_with_kind(r, kinds) for r in records]
+    return records, VolumeStore.for_records(conn, records, {(decl_id, version): prepared.volumes_json})
+
+
+def preview_declaration(state: ServiceState, party: PartyInfo, body: DeclarationIn) -> dict[str, Any]:
+    """What filing `body` now would find, shown as the write's response would show it; nothing is written.
+
+    The same validation and check as `create_declaration`, on a read connection without the area locks: a write
+    committing meanwhile may still change the answer, so the real write decides. Ids of the would-be declaration
+    and conflicts are null; `blocked` says a 'block' agreement would refuse the write."""
+    now = state.clock()
+    prepared = _prepare(state, body, now)
+    decl_id = str(uuid.uuid4())
+    with state.db.connect() as conn:
+        records, loader = _check(state, conn, party, decl_id, 1, prepared, now)
+        views = [v for v in (conflict_view(r, party, state.cache, loader) for r in records) if v is not None]
+    for v in views:
+        v["id"] = None
+        v["declaration"]["id"] = None
+    return {"conflicts": views, "blocked": any(r.policy == ConflictPolicy.BLOCK.value for r in records)}
 
 
 class _RowView:

@@ -20,7 +20,14 @@ from ..engine_cache import PartyInfo
 from ..reads import declaration_row
 from ..state import ServiceState
 from ..views import declaration_view
-from ..writes import WriteResult, cancel_declaration, create_declaration, request_hash, update_declaration
+from ..writes import (
+    WriteResult,
+    cancel_declaration,
+    create_declaration,
+    preview_declaration,
+    request_hash,
+    update_declaration,
+)
 
 router = APIRouter(prefix="/v1/declarations", tags=["declarations"], dependencies=[Depends(strict_query)])
 MAX_KEY = 200
@@ -60,6 +67,15 @@ async def post_declaration(
     state: ServiceState = request.app.state.svc
     idem = (idempotency_key, request_hash("POST", request.url.path, raw)) if idempotency_key else None
     return _respond(await run_in_threadpool(create_declaration, state, party, body, idem))
+
+
+@router.post("/preview", openapi_extra=openapi_body(DeclarationIn),
+             summary="Dry run of POST /v1/declarations: the conflicts it would find, as its response would show "
+                     "them; writes nothing, notifies nobody")
+async def preview(request: Request, party: PartyInfo = Depends(current_party)) -> dict[str, Any]:
+    body = await parse_body(request, DeclarationIn)
+    state: ServiceState = request.app.state.svc
+    return await run_in_threadpool(preview_declaration, state, party, body)
 
 
 @router.put("/{declaration_id}", openapi_extra=openapi_body(DeclarationIn),

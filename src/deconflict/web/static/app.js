@@ -1,6 +1,7 @@
 // Deconflict operations picture: one party's view, from the service's own API and /v1/stream.
 // Plain ES module, no build step. Every text from the API goes into the page as text (never as HTML).
 import * as L from "/ui/vendor/leaflet/leaflet-src.esm.js";
+import { initDeclare } from "/ui/static/declare.js";
 
 const TOKEN_KEY = "deconflict.token";
 const HORIZON_H = 6;          // the timeline shows now-30 min .. now+6 h
@@ -57,7 +58,7 @@ function altitude(a) {
 const kindLabel = (k) => (k ? k[0].toUpperCase() + k.slice(1) : "Declaration");
 
 class ApiError extends Error {
-  constructor(status, message) { super(message); this.status = status; }
+  constructor(status, message, field) { super(message); this.status = status; this.field = field; }
 }
 
 async function api(path, options = {}) {
@@ -66,7 +67,7 @@ async function api(path, options = {}) {
   const r = await fetch(path, { ...options, headers, body: options.body === undefined ? undefined
     : JSON.stringify(options.body) });
   const body = await r.json().catch(() => ({}));
-  if (!r.ok) throw new ApiError(r.status, body?.error?.message || r.statusText);
+  if (!r.ok) throw new ApiError(r.status, body?.error?.message || r.statusText, body?.error?.field);
   return body;
 }
 
@@ -87,6 +88,7 @@ async function pages(path, key) {
 let map = null;
 let declLayer = null;
 let conflictLayer = null;
+let declaring = null;   // the drawing form (declare.js)
 const shapesById = new Map();   // declaration id -> Leaflet layers (to focus one)
 
 async function initMap() {
@@ -107,6 +109,12 @@ async function initMap() {
   }
   declLayer = L.layerGroup().addTo(map);
   conflictLayer = L.layerGroup().addTo(map);
+  declaring = initDeclare({ L, map, api, el, $, shapesOf, cellsOf, dayHhmm, onDeclared: (r) => {
+    keepDeclaration(r.declaration);
+    r.conflicts.forEach(keepConflict);
+    S.selected = r.declaration.id;
+    render();
+  } });
 }
 
 function tag(layer, attrs) {
