@@ -190,3 +190,47 @@ def test_a_restart_reads_the_last_positions_back(db_url: str, clock: ManualClock
         assert alert["other"]["party"] == "ngo"
     finally:
         again.stop()
+
+
+def _tracks(api: Api) -> dict[str, dict[str, Any]]:
+    r = api.get("/v1/tracks")
+    assert r.status_code == 200, r.text
+    return {t["id"]: t for t in r.json()["tracks"]}
+
+
+def test_live_tracks_show_own_aircraft_and_others_only_as_their_alerts_do(db_url: str, clock: ManualClock) -> None:
+    running = start_in_thread(db_url, clock=clock, scheduler=False)
+    try:
+        assert running.admin_token is not None
+        admin, apis = world(running.url, running.admin_token, ["air", "ngo", "stranger"],
+                            [{**AGREEMENT, "disclosure": "coarse"}])
+        apis["air"].put("/v1/parties/me/assets", json={"icao24": ["abc123"]})
+        apis["ngo"].put("/v1/parties/me/assets", json={"asset_ids": ["drone-7"]})
+        far = {**report(T0, 20.0, 90.0, icao24="fff003", callsign="FAR1"), "lat": 40.0}
+        _post(apis["stranger"], far)
+        _post(apis["stranger"], report(T0, 8.0, 90.0, icao24="abc123"))
+        # before any alert: each party sees its own aircraft only; nobody sees unidentified traffic far away
+        assert list(_tracks(apis["air"])) == ["icao:abc123"]
+        own = _tracks(apis["air"])["icao:abc123"]
+        assert own["own"] is True and own["lng"] == 8.0 and own["altitude_m"] == 3000.0 and own["alerts"] == []
+        assert _tracks(apis["ngo"]) == {} and _tracks(apis["stranger"]) == {}
+        _post(apis["stranger"], report(T0, 8.2, 270.0, asset_id="drone-7"))
+        tick(running.state)
+        (alert,) = _alerts(apis["air"])
+        mine = _tracks(apis["air"])
+        assert set(mine) == {"icao:abc123", f"{alert['id']}:other"}
+        other = mine[f"{alert['id']}:other"]
+        # the coarse agreement does not disclose who it is: where it is and how it moves only
+        assert other["disclosure"] == "none" and other["lng"] == 8.2 and other["alerts"] == [alert["id"]]
+        assert "drone-7" not in str(mine) and "ngo" not in str(mine)
+        assert mine["icao:abc123"]["alerts"] == [alert["id"]]
+        theirs = _tracks(apis["ngo"])
+        assert set(theirs) == {"asset:drone-7", f"{alert['id']}:other"}
+        assert "abc123" not in str(theirs[f"{alert['id']}:other"])
+        assert _tracks(apis["stranger"]) == {}  # it posted the reports, but they are not its aircraft
+        assert len(_tracks(admin)) == 3
+        # the tracks go quiet: gone from the live picture
+        clock.advance(20)
+        assert _tracks(apis["air"]) == {}
+    finally:
+        running.stop()

@@ -326,3 +326,47 @@ def test_declare_by_drawing_shows_the_conflicts_first(service: RunningService, b
     # the coalition hears of it as of any other declaration
     inbox = w.apis["coalition"].get("/v1/conflicts").json()["conflicts"]
     assert new["id"] in {c["other"]["declaration_id"] for c in inbox}
+
+
+def _report(lat: float, lng: float, track: float, **ident: Any) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    return {"time": datetime.now(UTC).isoformat(), "lat": lat, "lng": lng, "altitude_m": 3000.0,
+            "ground_speed_mps": 100.0, "track_deg": track, "vertical_rate_mps": 0.0, **ident}
+
+
+def test_live_tracks_and_alerts_on_the_map(service: RunningService, browser: Browser) -> None:
+    from deconflict.service.scheduler import tick
+
+    w = seed(service)
+    assert w.apis["partner"].put("/v1/parties/me/assets", json={"icao24": ["abc123"]}).status_code == 200
+    assert w.apis["coalition"].put("/v1/parties/me/assets", json={"asset_ids": ["drone-7"]}).status_code == 200
+    page = open_as(browser, service, w.apis["partner"])
+    ngo = open_as(browser, service, w.apis["ngo"])
+    # the partner's aircraft head-on with the coalition's drone (18 km, closing at 200 m/s), and an unidentified
+    # aircraft coming down from the north at it; an unidentified pair far away that concerns nobody here
+    r = w.apis["partner"].post("/v1/tracks", json={"source": "radar", "reports": [
+        _report(35.5, 36.0, 90.0, icao24="abc123", callsign="MEDEVAC7"),
+        _report(35.5, 36.2, 270.0, asset_id="drone-7"),
+        _report(35.6, 36.0, 180.0, icao24="fff002", callsign="GHOST1"),
+        _report(40.0, 20.0, 90.0, icao24="fff003"), _report(40.0, 20.1, 270.0, icao24="fff004")]})
+    assert r.status_code == 200 and r.json()["accepted"] == 5, r.text
+    tick(service.state)
+    own = page.locator('[data-track][data-category="own"]')
+    expect(own).to_contain_text("OWN MEDEVAC7 3000 m")
+    expect(page.locator('[data-track][data-category="other"]')).to_contain_text("OTHER coalition drone-7")
+    expect(page.locator('[data-track][data-category="unidentified"]')).to_contain_text("UNIDENTIFIED GHOST1")
+    expect(page.locator("[data-track]")).to_have_count(3)  # not the far pair
+    alerts = page.locator("#alerts li[data-alert]")
+    expect(alerts).to_have_count(2)
+    expect(alerts.filter(has_text="drone-7")).to_contain_text("ALERT")
+    expect(alerts.filter(has_text="GHOST1")).to_contain_text("OWN MEDEVAC7")
+    expect(page.locator("[data-cpa]")).to_have_count(2)
+    expect(page.locator("path[data-alert-line]")).to_have_count(2)
+    expect(page.locator("#notifications")).to_contain_text("Traffic alert")
+    alerts.filter(has_text="drone-7").get_by_role("button").click()  # focuses the pair, by keyboard too
+    shot(page, "tracks.png")
+    # the humanitarian party has no aircraft in this: it sees none of it
+    expect(ngo.locator("#alerts")).to_contain_text("No traffic alerts")
+    expect(ngo.locator("#track-count")).to_have_text("0 aircraft shown")
+    expect(ngo.locator("[data-track]")).to_have_count(0)

@@ -59,7 +59,7 @@ from .notifications import insert_notifications, notification_row
 from .state import ServiceState
 
 __all__ = ["AssetsIn", "ReportIn", "TracksIn", "alerts_for", "assets_of", "ingest", "put_assets", "screen_tick",
-           "stats_for", "tactical_of"]
+           "stats_for", "tactical_of", "tracks_for"]
 
 MAX_REPORTS = 5_000  #: reports in one POST /v1/tracks
 MAX_ASSETS = 10_000  #: of each kind, per party
@@ -470,3 +470,43 @@ def alerts_for(state: ServiceState, party: PartyInfo, which: str, limit: int, af
         rows = conn.execute(sa.select(t.alerts).where(*where).order_by(al.id).limit(limit)).all()
     views = [v for v in (alert_view(r, party, state) for r in rows) if v is not None]
     return {"alerts": views, "next": rows[-1].id if len(rows) == limit else None}
+
+
+def tracks_for(state: ServiceState, party: PartyInfo) -> dict[str, Any]:
+    """The live tracks `party` may see now: its own aircraft in full; another aircraft only while an active alert
+    pairs it with one of the party's, and then only as that alert shows it (`_side`: where it is and how it moves;
+    who it is only under a `full` agreement, an unidentified one as it broadcasts). Nothing else of the picture.
+    The administrator sees every live track in full."""
+    now = state.clock()
+    tac = tactical_of(state)
+    with tac.lock:
+        snap = tac.table.snapshot(now.timestamp(), MAX_AGE_S)
+    keys = snap.keys()
+    where = {k: i for i, k in enumerate(keys)}
+    out: list[dict[str, Any]] = []
+    if party.role == "admin":
+        for k, i in where.items():
+            owner = snap.owner[i]
+            side = _side(_track_json(snap, i), owner, True, state)
+            out.append({"id": k, "own": False, **side})
+        return {"at": iso(now), "tracks": out}
+    al = t.alerts.c
+    with state.db.connect() as conn:
+        state.cache.refresh(conn)
+        alerts = conn.execute(sa.select(t.alerts).where(
+            al.state == "active", sa.or_(al.party_a == party.id, al.party_b == party.id)).order_by(al.id)).all()
+    for k, i in where.items():
+        if snap.owner[i] == party.id:
+            out.append({"id": k, "own": True, "alerts": [a.id for a in alerts if k in (a.key_a, a.key_b)],
+                        **_side(_track_json(snap, i), party.id, True, state)})
+    shown: set[str] = {k for k, i in where.items() if snap.owner[i] == party.id}
+    for a in alerts:
+        for key, owner, mine in ((a.key_a, a.party_a, a.party_b), (a.key_b, a.party_b, a.party_a)):
+            if mine != party.id or key in shown or key not in where:
+                continue
+            shown.add(key)
+            full = owner is not None and Disclosure.FULL in state.cache.terms(party.id, owner).disclosures
+            side = _side(_track_json(snap, where[key]), owner, full, state)
+            # the alert names it; the track key would carry an undisclosed asset id, so it is not shown
+            out.append({"id": f"{a.id}:other", "own": False, "alerts": [a.id], **side})
+    return {"at": iso(now), "tracks": out}

@@ -12,7 +12,7 @@ from ..auth import current_party
 from ..bodies import parse_body, strict_query
 from ..engine_cache import PartyInfo
 from ..state import ServiceState
-from ..tactical import AssetsIn, TracksIn, alerts_for, assets_of, ingest, put_assets, stats_for
+from ..tactical import AssetsIn, TracksIn, alerts_for, assets_of, ingest, put_assets, stats_for, tracks_for
 
 router = APIRouter(tags=["tracks"], dependencies=[Depends(strict_query)])
 
@@ -58,6 +58,12 @@ async def put_my_assets(request: Request, party: PartyInfo = Depends(current_par
 async def post_tracks(request: Request, party: PartyInfo = Depends(current_party)) -> dict[str, Any]:
     body = await parse_body(request, TracksIn)
     return await run_in_threadpool(ingest, request.app.state.svc, party, body)
+
+
+@router.get("/v1/tracks", summary="Live tracks the caller may see: its own aircraft, and others only while an "
+                                   "active alert pairs them with one of its own, as the alert shows them")
+async def get_tracks(request: Request, party: PartyInfo = Depends(current_party)) -> dict[str, Any]:
+    return await run_in_threadpool(tracks_for, request.app.state.svc, party)
 
 
 @router.get("/v1/tracks/stats", summary="Ingest statistics of the caller's sources (accepted, rejected by reason)")

@@ -2,6 +2,7 @@
 // Plain ES module, no build step. Every text from the API goes into the page as text (never as HTML).
 import * as L from "/ui/vendor/leaflet/leaflet-src.esm.js";
 import { initDeclare } from "/ui/static/declare.js";
+import { initTracks } from "/ui/static/tracks.js";
 
 const TOKEN_KEY = "deconflict.token";
 const HORIZON_H = 6;          // the timeline shows now-30 min .. now+6 h
@@ -89,6 +90,7 @@ let map = null;
 let declLayer = null;
 let conflictLayer = null;
 let declaring = null;   // the drawing form (declare.js)
+let traffic = null;     // live tracks and alerts (tracks.js)
 const shapesById = new Map();   // declaration id -> Leaflet layers (to focus one)
 
 async function initMap() {
@@ -115,6 +117,7 @@ async function initMap() {
     S.selected = r.declaration.id;
     render();
   } });
+  traffic = initTracks({ L, map, api, el, $, span, onChange: () => {} });
 }
 
 function tag(layer, attrs) {
@@ -286,6 +289,7 @@ function select(id, focusMap) {
 
 // -- notifications ------------------------------------------------------------------------------------------
 function noteTitle(n) {
+  if (n.reason === "alert") return "Traffic alert: your aircraft and another are converging";
   const d = n.payload?.declaration || {};
   const what = d.title ? `${kindLabel(d.kind)} “${d.title}”` : kindLabel(d.kind);
   return n.reason === "conflict" ? `Conflict: ${what} by ${n.sender}` : `${what} by ${n.sender}`;
@@ -502,7 +506,10 @@ function onEvent(e) {
   switch (e.type) {
     case "declaration": keepDeclaration(e.declaration); break;
     case "conflict": keepConflict(e.conflict); break;
-    case "notification": keepNote(e.notification); break;
+    case "notification":
+      keepNote(e.notification);
+      if (e.notification.reason === "alert" && e.notification.payload?.alert) traffic.alert(e.notification.payload.alert);
+      break;
     case "acknowledged": S.replies.unshift(e.notification); break;
     case "thread": S.threads.set(e.thread.id, e.thread); break;
     case "message": {
@@ -534,7 +541,10 @@ function connect() {
       setLive("live", "live");
       const first = S.cursor === null;
       S.cursor = e.cursor;
-      if (first) await loadAll();   // after the stream holds its place, so nothing falls between
+      if (first) {
+        await loadAll();   // after the stream holds its place, so nothing falls between
+        traffic.setLive(true);
+      }
       return;
     }
     if (e.type === "error") { setLive("offline", e.error?.message || "refused"); return; }
