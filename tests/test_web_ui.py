@@ -370,3 +370,55 @@ def test_live_tracks_and_alerts_on_the_map(service: RunningService, browser: Bro
     expect(ngo.locator("#alerts")).to_contain_text("No traffic alerts")
     expect(ngo.locator("#track-count")).to_have_text("0 aircraft shown")
     expect(ngo.locator("[data-track]")).to_have_count(0)
+
+
+def test_replay_scrubs_the_record_and_pauses_live_updates(service: RunningService, browser: Browser) -> None:
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from deconflict.service.scheduler import tick
+
+    w = seed(service)
+    between = (datetime.now(UTC) + timedelta(seconds=1)).replace(microsecond=0)  # the form takes whole seconds
+    time.sleep(2.2)
+    r = w.apis["partner"].declare("flight", vol(35.6, 36.3, 2000, (2, 3), (0, 800)), title="Medevac 9")
+    assert r.status_code == 201, r.text
+    second = r.json()["declaration"]["id"]
+    page = open_as(browser, service, w.apis["partner"])
+    tick(service.state)  # the ledger: staged entries into the log, a signed tree head
+    page.get_by_role("button", name="Replay the record").click()
+    expect(page.locator("#live")).to_have_attribute("data-state", "paused")
+    decls = page.locator("#replay-decls")
+    expect(decls.locator(f'li[data-declaration="{second}"]')).to_contain_text("Medevac 9")
+    expect(decls.locator(f'li[data-declaration="{w.flight}"]')).to_contain_text("Medevac 7")
+    expect(page.locator(f'path[data-replay-declaration="{second}"]')).to_have_count(1)
+    expect(page.locator("path[data-declaration]")).to_have_count(0)  # the live layers are off the map
+
+    # the slider, by keyboard: to its start (a day ago, before anything was declared), and back to now
+    slider = page.get_by_label("Replay time")
+    slider.focus()
+    page.keyboard.press("Home")
+    expect(decls).to_contain_text("Nothing declared then")
+    expect(page.locator("path[data-replay-declaration]")).to_have_count(0)
+    page.keyboard.press("End")
+    expect(page.locator(f'path[data-replay-declaration="{second}"]')).to_have_count(1)
+    # a time between the two flights: the first is there, the second not yet
+    page.get_by_label("At (UTC)").fill(between.strftime("%Y-%m-%dT%H:%M:%S"))
+    page.get_by_label("At (UTC)").dispatch_event("change")
+    expect(decls.locator(f'li[data-declaration="{second}"]')).to_have_count(0)
+    expect(decls.locator(f'li[data-declaration="{w.flight}"]')).to_have_count(1)
+    expect(page.locator(f'path[data-replay-declaration="{w.flight}"]')).to_have_count(1)
+    shot(page, "replay.png")
+
+    # live updates wait while replaying: a new declaration is not taken in, and is there once back to live
+    r = w.apis["coalition"].declare("activity", vol(35.9, 36.6, 4000, (3, 4), (0, 3000)), title="Resupply drop")
+    assert r.status_code == 201, r.text
+    later = r.json()["declaration"]["id"]
+    page.wait_for_timeout(1500)
+    expect(page.locator("#notifications")).not_to_contain_text("Resupply drop")
+    page.get_by_role("button", name="Back to live").click()
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    expect(page.locator(f'path[data-declaration="{later}"]')).to_have_count(1)
+    expect(page.locator("#notifications")).to_contain_text("Resupply drop")
+    expect(page.locator("path[data-replay-declaration]")).to_have_count(0)
+    expect(page.get_by_role("button", name="Replay the record")).to_be_focused()

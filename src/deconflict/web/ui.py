@@ -18,7 +18,7 @@ __all__ = ["STATIC", "leaflet_dir", "router"]
 
 STATIC = Path(__file__).parent / "static"
 OWN_FILES = {"app.js": "text/javascript", "declare.js": "text/javascript", "tracks.js": "text/javascript",
-             "app.css": "text/css",
+             "replay.js": "text/javascript", "app.css": "text/css",
              "basemap.json": "application/json"}
 TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png", ".svg": "image/svg+xml",
          ".map": "application/json"}

@@ -3,6 +3,7 @@
 import * as L from "/ui/vendor/leaflet/leaflet-src.esm.js";
 import { initDeclare } from "/ui/static/declare.js";
 import { initTracks } from "/ui/static/tracks.js";
+import { initReplay } from "/ui/static/replay.js";
 
 const TOKEN_KEY = "deconflict.token";
 const HORIZON_H = 6;          // the timeline shows now-30 min .. now+6 h
@@ -14,6 +15,7 @@ const CONFLICT = "#d1007a";
 
 const S = {
   token: null, me: null, cursor: null, ws: null, wsTries: 0, loaded: false, fitted: false, selected: null,
+  replay: false,
   decls: new Map(), conflicts: new Map(), notes: new Map(), replies: [], threads: new Map(), agreements: [],
   messages: new Map(), openThread: null, renderQueued: false,
 };
@@ -118,6 +120,44 @@ async function initMap() {
     render();
   } });
   traffic = initTracks({ L, map, api, el, $, span, onChange: () => {} });
+  initReplay({ L, map, api, el, $, dayHhmm, me: () => S.me, onEnter: enterReplay, onLeave: leaveReplay });
+}
+
+/** Replay: the live picture steps aside (stream closed, polling stopped, live layers off the map). */
+function enterReplay() {
+  S.replay = true;
+  document.body.dataset.mode = "replay";
+  const ws = S.ws;
+  S.ws = null;
+  if (ws) ws.close();
+  traffic.setLive(false);
+  declaring.setVisible(false);
+  declLayer.remove();
+  conflictLayer.remove();
+  map.closePopup();
+  $("#timeline").hidden = true;
+  $("#details").hidden = true;
+  $("#timeline-h").textContent = "Replay of the record";
+  $("#decl-count").hidden = true;
+  setLive("paused", "paused (replay)");
+}
+
+/** Back to live: everything read afresh, the stream reopened. */
+function leaveReplay() {
+  S.replay = false;
+  document.body.dataset.mode = "live";
+  declLayer.addTo(map);
+  conflictLayer.addTo(map);
+  declaring.setVisible(true);
+  $("#timeline").hidden = false;
+  $("#details").hidden = false;
+  $("#timeline-h").textContent = `Next ${HORIZON_H} hours`;
+  $("#decl-count").hidden = false;
+  for (const m of [S.decls, S.conflicts, S.notes, S.threads]) m.clear();
+  S.cursor = null;
+  S.loaded = false;
+  setLive("reconnecting", "reconnecting…");
+  connect();
 }
 
 function tag(layer, attrs) {
@@ -543,7 +583,7 @@ function connect() {
       S.cursor = e.cursor;
       if (first) {
         await loadAll();   // after the stream holds its place, so nothing falls between
-        traffic.setLive(true);
+        if (!S.replay) traffic.setLive(true);
       }
       return;
     }
