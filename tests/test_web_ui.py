@@ -151,7 +151,14 @@ def test_map_notifications_and_acknowledgement(service: RunningService, browser:
     expect(note).to_contain_text("LATE")
     expect(note).to_contain_text("Starts in")
     expect(note).to_contain_text("Ack due in")
-    shot(page, "ui.png")
+    # the timeline: each window with its kind, the conflict's window marked, the acknowledgement due, an axis
+    row = page.locator(f'#timeline li[data-declaration="{w.activity}"]')
+    expect(row.locator(".bar-kind")).to_have_text("activity")
+    expect(row.locator(f'[data-due="{w.note_to_partner}"]')).to_have_count(1)
+    expect(row.get_by_role("button")).to_contain_text("ack due")
+    expect(page.locator(f'#timeline li[data-declaration="{w.flight}"] .cmark')).to_have_count(1)
+    expect(page.locator("#timeline li.axis .tick").first).to_contain_text(":00Z")
+    shot(page, "map.png")
 
     # the altitude band and time window, from the timeline (keyboard) and from the map (click)
     page.locator(f'#timeline li[data-declaration="{w.activity}"] button').focus()
@@ -163,6 +170,7 @@ def test_map_notifications_and_acknowledgement(service: RunningService, browser:
     note.get_by_label("Reply text").fill("Medevac airborne, hold 20 min please")
     note.get_by_role("button", name="Request hold").click()
     expect(note).to_have_attribute("data-acked", "yes")
+    expect(row.locator("[data-due]")).to_have_count(0)  # acknowledged: nothing due any more
     expect(note).to_contain_text("Acknowledged: request hold")
 
     # live: a new activity reaches the map and the queue over the stream, without a reload
@@ -364,6 +372,7 @@ def test_live_tracks_and_alerts_on_the_map(service: RunningService, browser: Bro
     expect(page.locator("[data-cpa]")).to_have_count(2)
     expect(page.locator("path[data-alert-line]")).to_have_count(2)
     expect(page.locator("#notifications")).to_contain_text("Traffic alert")
+    shot(page, "ui.png")  # the README's: declarations, conflicts, traffic, alerts, the queue
     alerts.filter(has_text="drone-7").get_by_role("button").click()  # focuses the pair, by keyboard too
     shot(page, "tracks.png")
     # the humanitarian party has no aircraft in this: it sees none of it

@@ -287,24 +287,43 @@ function drawTimeline() {
   const now = Date.now();
   const lo = now - PAST_H * 3600e3, hi = now + HORIZON_H * 3600e3;
   const pct = (t) => `${Math.max(0, Math.min(100, ((t - lo) / (hi - lo)) * 100))}%`;
+  const between = (a, b) => `left:${pct(a)};width:calc(${pct(b)} - ${pct(a)})`;
   const items = [...S.decls.values()].map((d) => [d, ...windowOf(d)])
     .filter(([, s, e]) => e >= lo && s <= hi)
     .sort((a, b) => a[1] - b[1] || a[0].id.localeCompare(b[0].id));
+  const ticks = [];
+  for (let t = Math.ceil(lo / 3600e3) * 3600e3; t <= hi; t += 3600e3) {
+    ticks.push(el("span", { class: "tick", style: `left:${pct(t)}` }, hhmm(new Date(t).toISOString())));
+  }
+  const axis = el("li", { class: "axis", "aria-hidden": "true" }, el("span", { class: "muted" },
+    "Window (bar) · conflict (CONFLICT, hatched) · ack due (◆)"),
+  el("div", { class: "scale" }, ticks, el("div", { class: "now", style: `left:${pct(now)}` })));
+  const pending = [...S.notes.values()].filter((n) => !n.acked_at && n.declaration_id);
   const list = $("#timeline");
-  list.replaceChildren(...items.map(([d, s, e]) => {
-    const conflicted = conflictIdsOf(d.id).length > 0;
+  list.replaceChildren(axis, ...items.map(([d, s, e]) => {
+    const conflicts = [...S.conflicts.values()].filter((c) => c.declaration.id === d.id
+      || c.other.declaration_id === d.id);
+    const dues = pending.filter((n) => n.declaration_id === d.id);
     const starts = s > now ? `starts in ${span((s - now) / 1000)}` : e > now ? "now active" : "ended";
     const label = `${kindLabel(d.kind)} · ${d.owner}${d.disclosure === "own" ? " (you)" : ""}`
       + `${d.title ? ` · ${d.title}` : ""}`;
+    const dueText = dues.map((n) => `ack due ${hhmm(n.ack_deadline_at)}`).join(", ");
     return el("li", { dataset: { declaration: d.id }, "aria-current": S.selected === d.id ? "true" : null },
       el("button", { type: "button", onclick: () => select(d.id, true),
-        title: `${label}, ${dayHhmm(new Date(s).toISOString())}–${dayHhmm(new Date(e).toISOString())}` },
+        title: `${label}, ${dayHhmm(new Date(s).toISOString())}–${dayHhmm(new Date(e).toISOString())}`
+          + `${dueText ? `; ${dueText}` : ""}` },
       el("span", { class: "when" }, `${dayHhmm(new Date(s).toISOString())}–${hhmm(new Date(e).toISOString())} `),
-      conflicted ? el("span", { class: "tag conflict" }, "CONFLICT") : null, ` ${label} `,
-      el("span", { class: "muted" }, `(${starts})`)),
+      conflicts.length ? el("span", { class: "tag conflict" }, "CONFLICT") : null, ` ${label} `,
+      el("span", { class: "muted" }, `(${starts}${dueText ? `; ${dueText}` : ""})`)),
       el("div", { class: "track", "aria-hidden": "true" },
-        el("div", { class: `bar ${d.kind}`, style: `left:${pct(s)};width:calc(${pct(e)} - ${pct(s)})` }),
-        el("div", { class: "now", style: `left:${pct(now)}` })));
+        el("div", { class: `bar ${d.kind}`, style: between(s, e) }),
+        conflicts.map((c) => el("div", { class: "cmark", dataset: { conflict: c.id },
+          style: between(Date.parse(c.window_start), Math.max(Date.parse(c.window_end),
+            Date.parse(c.window_start) + 60e3)) })),
+        dues.map((n) => el("div", { class: "due-mark", dataset: { due: n.id },
+          style: `left:${pct(Date.parse(n.ack_deadline_at))}` }, "◆")),
+        el("div", { class: "now", style: `left:${pct(now)}` }),
+        el("span", { class: "bar-kind", style: `left:${pct(Math.max(s, lo))}` }, d.kind)));
   }));
   if (!items.length) list.append(el("li", { class: "muted" }, "Nothing declared in the next hours."));
   $("#decl-count").textContent = `${S.decls.size} declarations visible, ${S.conflicts.size} open conflicts`;
@@ -387,6 +406,7 @@ async function acknowledge(n, reply, text) {
     alert(`Acknowledgement failed: ${e.message}`);
   }
   drawNotifications();
+  drawTimeline();
 }
 
 function tickCountdowns() {
