@@ -431,3 +431,30 @@ def test_replay_scrubs_the_record_and_pauses_live_updates(service: RunningServic
     expect(page.locator("#notifications")).to_contain_text("Resupply drop")
     expect(page.locator("path[data-replay-declaration]")).to_have_count(0)
     expect(page.get_by_role("button", name="Replay the record")).to_be_focused()
+
+
+def test_declare_a_circle_by_keyboard_alone(service: RunningService, browser: Browser) -> None:
+    w = seed(service)
+    page = open_as(browser, service, w.apis["coalition"])
+    page.locator("#declare summary").focus()
+    page.keyboard.press("Enter")  # opens the form
+    page.get_by_label("Circle").focus()
+    page.keyboard.press("Space")
+    expect(page.get_by_role("button", name="Draw circle on map")).to_be_visible()
+    page.get_by_label("Centre").focus()
+    page.keyboard.type("35.7, 36.9")
+    page.keyboard.press("Tab")
+    page.keyboard.type("1500")
+    page.get_by_label("Title").focus()
+    page.keyboard.type("Survey north")
+    page.get_by_label("Start (UTC)").fill(_utc_input(4))
+    page.get_by_label("End (UTC)").fill(_utc_input(5))
+    expect(page.locator("#preview")).to_contain_text("No conflicts found")
+    expect(page.locator('path[data-sketch="yes"]')).to_have_count(1)
+    page.get_by_label("Title").focus()
+    page.keyboard.press("Enter")  # submits
+    expect(page.locator("#declare-status")).to_contain_text("Declared Survey north (no conflicts)")
+    own = w.apis["coalition"].get("/v1/declarations", params={"scope": "own"}).json()["declarations"]
+    (new,) = [d for d in own if d["title"] == "Survey north"]
+    assert new["volumes"][0]["volume"]["outline_circle"]["radius"]["value"] == 1500
+    expect(page.locator(f'#timeline li[data-declaration="{new["id"]}"]')).to_contain_text("Survey north")
