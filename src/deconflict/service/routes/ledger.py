@@ -191,3 +191,36 @@ async def get_picture(
     state: ServiceState = request.app.state.svc
     viewer = await run_in_threadpool(_viewer, state, party, of)
     return await run_in_threadpool(picture, state, viewer, when)
+
+
+@router.get("/export", summary="The caller's ledger bundle for a time range: its entries with inclusion proofs, "
+            "the signed heads and consistency proofs (the format `deconflict export` writes; docs/ledger.md)")
+async def get_export(
+    request: Request, party: PartyInfo = Depends(current_party),
+    start: str = Query("1970-01-01T00:00:00Z", alias="from", max_length=64,
+                       description="Start of the range (RFC 3339; UTC when it has no offset)"),
+    end: str | None = Query(None, alias="to", max_length=64, description="End of the range (default: now)"),
+    of: str | None = Query(None, alias="party", max_length=200,
+                           description="Administrator only: the party (name or id) whose bundle to export"),
+) -> dict[str, Any]:
+    from ...bundle import bundle_to_json, export_bundle
+
+    state: ServiceState = request.app.state.svc
+    t1 = parse_time(start)
+    if t1 is None:
+        raise MalformedRequest(f"{start!r} is not an RFC 3339 time", field="from")
+    t2 = state.clock() if end is None else parse_time(end)
+    if t2 is None:
+        raise MalformedRequest(f"{end!r} is not an RFC 3339 time", field="to")
+    if t2 < t1:
+        raise InvalidInput("`to` is before `from`", field="to")
+    viewer = await run_in_threadpool(_viewer, state, party, of)
+
+    def build() -> dict[str, Any]:
+        try:
+            bundle, labels, notes = export_bundle(state.db, viewer, t1, t2)
+        except NotFound as exc:
+            raise NotFound(exc.message, field="from" if exc.field == "--from" else "party") from None
+        return {**bundle_to_json(bundle, labels), "notes": notes}
+
+    return await run_in_threadpool(build)
