@@ -195,3 +195,28 @@ def key(
     else:
         output.write_text(pem)
         typer.echo(f"wrote {output} (key id {key_id(Ed25519PublicKey.from_public_bytes(bytes(raw))).hex()})")
+
+
+@ledger_app.command("audit")
+def audit(
+    db: str = typer.Option("deconflict.sqlite", help="The store: a SQLite file, or a postgresql:// URL."),
+) -> None:
+    """Recompute the Merkle tree from the stored entries and check it against every signed tree head (and the
+    stored cosignatures); prints OK, or BROKEN with each problem found, and exits 1."""
+    from .ledger_audit import audit_store
+    from .store.database import open_database
+
+    engine = open_database(db, pool_size=1)
+    try:
+        report = audit_store(engine)
+    finally:
+        engine.dispose()
+    if not report.ok:
+        for problem in report.problems:
+            typer.echo(f"BROKEN: {problem}")
+        raise typer.Exit(1)
+    typer.echo(f"OK: {report.entries} entries, {report.heads} signed heads match the stored log, "
+               f"{report.cosignatures} cosignatures verified"
+               + (f", {report.unchecked_cosignatures} by keys no longer registered not checked"
+                  if report.unchecked_cosignatures else "")
+               + (f"; {report.unsigned} entries not yet in a signed head" if report.unsigned else ""))
