@@ -22,6 +22,7 @@ app.command("send")(__import__("deconflict.cli_liaison", fromlist=["send"]).send
 app.command("replay-tracks")(__import__("deconflict.feeds.cli", fromlist=["*"]).replay_tracks)
 app.command("export")(__import__("deconflict.cli_ledger", fromlist=["*"]).export)
 app.command("verify")(__import__("deconflict.cli_ledger", fromlist=["*"]).verify)
+app.command("report")(__import__("deconflict.cli_report", fromlist=["*"]).report)
 app.add_typer(__import__("deconflict.cli_ledger", fromlist=["*"]).ledger_app, name="ledger")
 
 

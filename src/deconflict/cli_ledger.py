@@ -1,11 +1,12 @@
 """`deconflict export`, `deconflict verify` and `deconflict ledger key`: the tamper-evident record, offline.
 
-`export` is the operator's tool: it reads the store directly (`--db`, SQLite file or postgresql:// URL; no
-service needs to run, nothing is written) and writes what one party may see over a time range as a JSON bundle
-(docs/ledger.md): the entries listing the party, in full, each with its inclusion proof against a signed tree
-head of the bundle; the signed heads (with their stored cosignatures) and a consistency proof between each head
-and the next. Leaf hashes and proofs are recomputed from the stored entry bytes, so a stored entry changed after
-it was signed yields a bundle that fails verification rather than a bundle that hides the change.
+`export` writes what one party may see over a time range as a JSON bundle (deconflict.bundle, docs/ledger.md),
+either as the operator's offline tool (`--db`, SQLite file or postgresql:// URL: reads the store directly; no
+service needs to run, nothing is written) or as the party itself (`--url --token`: GET /v1/ledger/export):
+the entries listing the party, in full, each with its inclusion proof against a signed tree head of the bundle;
+the signed heads (with their stored cosignatures) and a consistency proof between each head and the next.
+Leaf hashes and proofs are recomputed from the stored entry bytes, so a stored entry changed after it was signed
+yields a bundle that fails verification rather than a bundle that hides the change.
 
 `verify` needs no database and no network: the bundle and public key files. The first `--key` is the service's;
 every further `--key` is a party's, whose cosignatures are checked and which must have cosigned at least one
@@ -20,9 +21,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -31,239 +31,83 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
 
-from .core.ledger import (
-    Bundle,
-    BundleEntry,
-    Cosignature,
-    MerkleLog,
-    SignedTreeHead,
-    TreeHead,
-    consistency_proof,
-    inclusion_proof,
-    key_id,
-    verify_bundle,
+from .bundle import (
+    BUNDLE_FORMAT,
+    BUNDLE_VERSION,
+    BundleFormatError,
+    bundle_from_json,
+    bundle_to_json,
+    export_bundle,
 )
+from .bundle import parse_time as _parse_time
+from .core.ledger import key_id, verify_bundle
 from .errors import InvalidInput, NotFound
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "BundleFormatError", "bundle_from_json", "bundle_to_json",
            "export", "export_bundle", "ledger_app", "load_public_key", "verify"]
 
-BUNDLE_FORMAT = "deconflict.ledger.bundle"
-BUNDLE_VERSION = 1
-_BATCH = 10_000
-
 ledger_app = typer.Typer(no_args_is_help=True, help="The tamper-evident record (keys).")
 
 
-# -- the bundle's JSON form (docs/ledger.md) -------------------------------------------------------------------
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _head_json(head: SignedTreeHead) -> dict[str, Any]:
-    return {"size": head.size, "root": _b64(head.root), "timestamp_ms": head.timestamp_ms,
-            "key_id": _b64(head.key_id), "signature": _b64(head.signature),
-            "cosignatures": [{"key_id": _b64(c.key_id), "cosigned_at_ms": c.cosigned_at_ms,
-                              "signature": _b64(c.signature)} for c in head.cosignatures]}
-
-
-def bundle_to_json(bundle: Bundle, labels: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The bundle as its JSON document; `labels` (party, range, export time) are carried but prove nothing."""
-    return {
-        "format": BUNDLE_FORMAT, "version": BUNDLE_VERSION, **(labels or {}),
-        "heads": [_head_json(h) for h in bundle.heads],
-        "consistency": [{"first": bundle.heads[i].size, "second": bundle.heads[i + 1].size,
-                         "proof": [_b64(h) for h in proof]} for i, proof in enumerate(bundle.consistency)],
-        "entries": [{"index": e.index, "tree_size": e.tree_size, "entry": _b64(e.data),
-                     "proof": [_b64(h) for h in e.proof]} for e in bundle.entries],
-    }
-
-
-class BundleFormatError(InvalidInput):
-    """The bundle is not a well-formed bundle document; `field` is the JSON path of what is wrong."""
-
-
-def _field(obj: Any, name: str, path: str) -> Any:
-    if not isinstance(obj, dict) or name not in obj:
-        raise BundleFormatError(f"missing {name!r}", field=path)
-    return obj[name]
-
-
-def _int(obj: Any, name: str, path: str) -> int:
-    value = _field(obj, name, path)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise BundleFormatError("not a non-negative integer", field=f"{path}.{name}")
-    return value
-
-
-def _bytes(obj: Any, name: str, path: str) -> bytes:
-    return _decode(_field(obj, name, path), f"{path}.{name}")
-
-
-def _decode(value: Any, path: str) -> bytes:
-    if not isinstance(value, str):
-        raise BundleFormatError("not a base64 string", field=path)
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise BundleFormatError("not valid base64", field=path) from None
-
-
-def _list(obj: Any, name: str, path: str) -> list[Any]:
-    value = _field(obj, name, path)
-    if not isinstance(value, list):
-        raise BundleFormatError("not a list", field=f"{path}.{name}")
-    return value
-
-
-def _hashes(obj: Any, name: str, path: str) -> tuple[bytes, ...]:
-    return tuple(_decode(h, f"{path}.{name}[{i}]") for i, h in enumerate(_list(obj, name, path)))
-
-
-def bundle_from_json(doc: Any) -> Bundle:
-    """The `Bundle` a bundle document describes; BundleFormatError naming the JSON path of the first problem."""
-    if _field(doc, "format", "$") != BUNDLE_FORMAT:
-        raise BundleFormatError(f"not a {BUNDLE_FORMAT} document", field="$.format")
-    if _field(doc, "version", "$") != BUNDLE_VERSION:
-        raise BundleFormatError(f"bundle version {doc['version']!r} is not {BUNDLE_VERSION}", field="$.version")
-    heads = []
-    for i, h in enumerate(_list(doc, "heads", "$")):
-        p = f"$.heads[{i}]"
-        cos = tuple(Cosignature(_bytes(c, "key_id", f"{p}.cosignatures[{j}]"),
-                                _int(c, "cosigned_at_ms", f"{p}.cosignatures[{j}]"),
-                                _bytes(c, "signature", f"{p}.cosignatures[{j}]"))
-                    for j, c in enumerate(_list(h, "cosignatures", p)))
-        heads.append(SignedTreeHead(TreeHead(_int(h, "size", p), _bytes(h, "root", p), _int(h, "timestamp_ms", p)),
-                                    _bytes(h, "key_id", p), _bytes(h, "signature", p), cos))
-    consistency = []
-    for i, c in enumerate(_list(doc, "consistency", "$")):
-        p = f"$.consistency[{i}]"
-        if i + 1 < len(heads) and (_int(c, "first", p), _int(c, "second", p)) != (heads[i].size,
-                                                                                  heads[i + 1].size):
-            raise BundleFormatError(f"proves {c['first']} -> {c['second']}, but heads {i} and {i + 1} have sizes "
-                                    f"{heads[i].size} and {heads[i + 1].size}", field=p)
-        consistency.append(_hashes(c, "proof", p))
-    entries = []
-    for i, e in enumerate(_list(doc, "entries", "$")):
-        p = f"$.entries[{i}]"
-        index = _int(e, "index", p)
-        p = f"$.entries[{i}] (index {index})"
-        entries.append(BundleEntry(index, _bytes(e, "entry", p), _int(e, "tree_size", p), _hashes(e, "proof", p)))
-    return Bundle(tuple(heads), tuple(consistency), tuple(entries))
-
-
-# -- export: from the store ------------------------------------------------------------------------------------
-
-def _parse_time(text: str, option: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(f"{text!r} is not an RFC 3339 time", field=option) from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-def _ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
-
-
-def _leaves(conn: sa.Connection, size: int) -> Iterator[bytes]:
-    from .store import schema as t
-
-    e = t.ledger_entries.c
-    at = 0
-    while at < size:
-        rows = conn.execute(sa.select(e.idx, e.entry).where(e.idx >= at, e.idx < size).order_by(e.idx)
-                            .limit(_BATCH)).all()
-        if not rows:
-            break
-        for r in rows:
-            if r.idx != at:
-                raise InvalidInput(f"the stored log has no entry {at} (next is {r.idx})", field="ledger_entries")
-            yield bytes(r.entry)
-            at += 1
-    if at < size:
-        raise InvalidInput(f"the stored log has {at} entries; its signed heads reach {size}", field="ledger_entries")
-
-
-def export_bundle(engine: sa.Engine, party: str, start: datetime, end: datetime
-                  ) -> tuple[Bundle, dict[str, Any], list[str]]:
-    """What `party` (by name) may see between `start` and `end`: the bundle, its labels, and notes for the
-    operator (entries in the range left out because no signed head covers them yet; stored entries that no
-    longer match the heads signed over them, located between two signed heads)."""
-    from .service.routes.ledger import with_cosignatures
-    from .store import schema as t
-
-    with engine.connect() as conn:
-        party_id = conn.execute(sa.select(t.parties.c.id).where(t.parties.c.name == party)).scalar_one_or_none()
-        if party_id is None:
-            raise NotFound(f"no party named {party!r}", field="--party")
-        h = t.tree_heads.c
-        every = [SignedTreeHead(TreeHead(int(r.size), bytes(r.root), int(r.timestamp_ms)), bytes(r.key_id),
-                                bytes(r.signature)) for r in conn.execute(sa.select(t.tree_heads).order_by(h.size))]
-        heads = [x for x in every if _ms(start) <= x.timestamp_ms <= _ms(end)]
-        e = t.ledger_entries.c
-        mine = [(int(r.idx), bytes(r.entry)) for r in conn.execute(
-            sa.select(e.idx, e.entry, e.parties).where(e.created_at >= start, e.created_at <= end).order_by(e.idx))
-            if party_id in (r.parties or [])]
-        if mine and (not heads or heads[-1].size <= mine[-1][0]):  # the first head after the range covers them
-            later = [x for x in every if x.size > mine[-1][0] and (not heads or x.size > heads[-1].size)]
-            if later:
-                heads.append(later[0])
-        if not heads:
-            raise NotFound("no signed tree head in that range (and none after it covering the party's entries)",
-                           field="--from")
-        last = heads[-1].size
-        unsigned = sum(1 for idx, _ in mine if idx >= last)
-        mine = [(idx, data) for idx, data in mine if idx < last]
-        heads = [with_cosignatures(conn, x) for x in heads]
-        merkle = MerkleLog()
-        merkle.extend(_leaves(conn, last))
-    notes = [f"{unsigned} of the party's entries in the range are not in a signed head yet"] if unsigned else []
-    below = 0
-    for x in every:
-        if x.size > last:
-            break
-        if merkle.root(x.size) != x.root:
-            notes.append(f"the stored log does not match its signed head of size {x.size}: an entry in "
-                         f"{below}..{x.size - 1} was changed after it was signed (the bundle will not verify)")
-            break
-        below = x.size
-    consistency = tuple(tuple(consistency_proof(merkle, a.size, b.size)) for a, b in pairwise(heads))
-    entries = []
-    for idx, data in mine:
-        size = next(x.size for x in heads if x.size > idx)
-        entries.append(BundleEntry(idx, data, size, tuple(inclusion_proof(merkle, idx, size))))
-    labels = {"party": party, "party_id": party_id, "from": start.isoformat(), "to": end.isoformat(),
-              "exported_at": datetime.now(UTC).isoformat()}
-    return Bundle(tuple(heads), consistency, tuple(entries)), labels, notes
-
-
 def export(
-    party: str = typer.Option(..., "--party", help="The party's name: the bundle holds the entries listing it."),
+    party: str | None = typer.Option(None, "--party", help="The party's name: the bundle holds the entries listing "
+                                     "it (with --db; with --url only for an administrator's token)."),
     start: str = typer.Option("1970-01-01T00:00:00Z", "--from", help="Start of the range (RFC 3339; UTC if naive)."),
     end: str | None = typer.Option(None, "--to", help="End of the range (RFC 3339; default: now)."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the bundle (JSON)."),
     db: str = typer.Option("deconflict.sqlite", help="The store: a SQLite file, or a postgresql:// URL."),
+    url: str | None = typer.Option(None, help="Instead of the store: a running service (GET /v1/ledger/export)."),
+    token: str | None = typer.Option(None, envvar="DECONFLICT_TOKEN", help="The party's bearer token for --url."),
 ) -> None:
-    """Write what PARTY may see between --from and --to as a verifiable bundle, read from the store (offline)."""
-    from .store.database import open_database
-
+    """Write what PARTY may see between --from and --to as a verifiable bundle: read from the store (offline,
+    the operator's tool) or, with --url and the party's --token, fetched from the service."""
     t1 = _parse_time(start, "--from")
     t2 = datetime.now(UTC) if end is None else _parse_time(end, "--to")
     if t2 < t1:
         raise InvalidInput("--to is before --from", field="--to")
-    engine = open_database(db, pool_size=1)
-    try:
-        bundle, labels, notes = export_bundle(engine, party, t1, t2)
-    finally:
-        engine.dispose()
-    output.write_text(json.dumps(bundle_to_json(bundle, labels), indent=1) + "\n")
-    typer.echo(f"wrote {output}: {len(bundle.entries)} entries, {len(bundle.heads)} signed heads "
-               f"(sizes {bundle.heads[0].size}..{bundle.heads[-1].size}), {len(bundle.consistency)} consistency "
-               "proofs")
+    if url is not None:
+        doc, notes = _fetch_bundle(url, token, party, t1, t2)
+    else:
+        from .store.database import open_database
+
+        if party is None:
+            raise InvalidInput("--db needs --party", field="--party")
+        engine = open_database(db, pool_size=1)
+        try:
+            bundle, labels, notes = export_bundle(engine, party, t1, t2)
+        finally:
+            engine.dispose()
+        doc = bundle_to_json(bundle, labels)
+    output.write_text(json.dumps(doc, indent=1) + "\n")
+    heads = doc["heads"]
+    typer.echo(f"wrote {output}: {len(doc['entries'])} entries, {len(heads)} signed heads "
+               f"(sizes {heads[0]['size']}..{heads[-1]['size']}), {len(doc['consistency'])} consistency proofs")
     for note in notes:
         typer.echo(f"warning: {note}", err=True)
+
+
+def _fetch_bundle(url: str, token: str | None, party: str | None, start: datetime, end: datetime
+                  ) -> tuple[dict[str, Any], list[str]]:
+    """The bundle GET /v1/ledger/export answers (the same document `export_bundle` builds), and its notes."""
+    import httpx
+
+    if not token:
+        raise InvalidInput("--url needs --token (or DECONFLICT_TOKEN)", field="--token")
+    params = {"from": start.isoformat(), "to": end.isoformat(), **({"party": party} if party else {})}
+    try:
+        r = httpx.get(url.rstrip("/") + "/v1/ledger/export", params=params,
+                      headers={"Authorization": f"Bearer {token}"}, timeout=300)
+    except httpx.HTTPError as exc:
+        raise InvalidInput(f"cannot reach {url}: {exc}", field="--url") from None
+    if r.status_code != 200:
+        try:
+            message = r.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = r.text[:200]
+        raise InvalidInput(f"the service answered {r.status_code}: {message}", field="--url")
+    doc: dict[str, Any] = r.json()
+    notes = doc.pop("notes", [])
+    return doc, [str(n) for n in notes]
 
 
 # -- keys and verification -------------------------------------------------------------------------------------
@@ -351,3 +195,28 @@ def key(
     else:
         output.write_text(pem)
         typer.echo(f"wrote {output} (key id {key_id(Ed25519PublicKey.from_public_bytes(bytes(raw))).hex()})")
+
+
+@ledger_app.command("audit")
+def audit(
+    db: str = typer.Option("deconflict.sqlite", help="The store: a SQLite file, or a postgresql:// URL."),
+) -> None:
+    """Recompute the Merkle tree from the stored entries and check it against every signed tree head (and the
+    stored cosignatures); prints OK, or BROKEN with each problem found, and exits 1."""
+    from .ledger_audit import audit_store
+    from .store.database import open_database
+
+    engine = open_database(db, pool_size=1)
+    try:
+        report = audit_store(engine)
+    finally:
+        engine.dispose()
+    if not report.ok:
+        for problem in report.problems:
+            typer.echo(f"BROKEN: {problem}")
+        raise typer.Exit(1)
+    typer.echo(f"OK: {report.entries} entries, {report.heads} signed heads match the stored log, "
+               f"{report.cosignatures} cosignatures verified"
+               + (f", {report.unchecked_cosignatures} by keys no longer registered not checked"
+                  if report.unchecked_cosignatures else "")
+               + (f"; {report.unsigned} entries not yet in a signed head" if report.unsigned else ""))

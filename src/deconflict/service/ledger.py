@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from ..core.ledger import (
     EntryType,
+    LedgerEntry,
     MerkleLog,
     SignedTreeHead,
     TreeHead,
@@ -41,14 +42,16 @@ from ..core.ledger import (
     leaf_hash,
     sign_tree_head,
 )
+from ..core.ledger.canonical import decode_entry
+from ..core.ledger.reconstruct import picture_at
 from ..store import schema as t
 from ..store.database import is_postgres, writing
 from .codec import iso
 from .state import ServiceState
 
-__all__ = ["LEDGER_LOCK", "consistency", "entry_with_proof", "latest_head", "open_ledger", "public_key",
-           "sequence", "stage", "stage_ack", "stage_conflicts", "stage_delivery", "stage_escalation",
-           "stage_message", "stage_notifications", "stage_version"]
+__all__ = ["LEDGER_LOCK", "consistency", "entry_with_proof", "latest_head", "open_ledger", "party_entries",
+           "picture", "public_key", "sequence", "stage", "stage_ack", "stage_conflicts", "stage_delivery",
+           "stage_escalation", "stage_message", "stage_notifications", "stage_version"]
 
 log = logging.getLogger("deconflict.ledger")
 
@@ -322,3 +325,31 @@ def consistency(state: ServiceState, first: int, second: int | None
             merkle = _current_log(conn, ledger)
             proof = consistency_proof(merkle, first, size)
         return first, size, proof, head_of_size(conn, first), head_of_size(conn, size)
+
+
+def party_entries(conn: sa.Connection, party_id: str, size: int, until: datetime | None = None
+                  ) -> list[tuple[int, LedgerEntry]]:
+    """The decoded entries of the first `size` that list `party_id` (recorded by `until`, when given)."""
+    e = t.ledger_entries.c
+    out: list[tuple[int, LedgerEntry]] = []
+    at = 0
+    while at < size:
+        query = sa.select(e.idx, e.entry, e.parties).where(e.idx >= at, e.idx < size)
+        if until is not None:
+            query = query.where(e.created_at <= until)
+        rows = conn.execute(query.order_by(e.idx).limit(BATCH)).all()
+        if not rows:
+            break
+        out.extend((int(r.idx), decode_entry(bytes(r.entry))) for r in rows if party_id in (r.parties or ()))
+        at = int(rows[-1].idx) + 1
+    return out
+
+
+def picture(state: ServiceState, party_id: str, at: datetime) -> dict[str, Any]:
+    """What `party_id` knew at `at`, reconstructed from the ledger entries it may see (core.ledger.reconstruct),
+    over the tree of the latest signed head (`tree_size`); never from the live tables."""
+    with state.db.connect() as conn:
+        head = latest_head(conn)
+        size = head.size if head is not None else 0
+        entries = party_entries(conn, party_id, size, at)
+    return {**picture_at(entries, party_id, at), "tree_size": size}

@@ -6,6 +6,7 @@ cosigned tree heads, and offline verification of a bundle. No I/O and no clock: 
     canonical  EntryType, LedgerEntry, encode_entry/decode_entry (version 1, one byte string per entry)
     tree_head  TreeHead, SignedTreeHead, Cosignature; sign_tree_head, cosign, check_signed_tree_head
     verify     Bundle, BundleEntry; verify_bundle -> VerificationReport (first Break: part, position, entry)
+    reconstruct  picture_at: what a party knew at a time, from the entries it may see (GET /v1/ledger/picture)
 """
 
 from .canonical import (

@@ -18,13 +18,14 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ...core.ledger import Cosignature, SignedTreeHead, check_cosignature, key_id
-from ...errors import Conflict, InvalidInput, NotFound
+from ...core.ledger.reconstruct import parse_time
+from ...errors import Conflict, Forbidden, InvalidInput, MalformedRequest, NotFound
 from ...store import schema as t
 from ...store.database import writing
 from ..auth import current_party
 from ..bodies import parse_body, strict_query
 from ..engine_cache import PartyInfo
-from ..ledger import consistency, entry_with_proof, head_of_size, latest_head, public_key
+from ..ledger import consistency, entry_with_proof, head_of_size, latest_head, picture, public_key
 from ..state import ServiceState
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"], dependencies=[Depends(strict_query)])
@@ -157,3 +158,69 @@ async def get_consistency(
     return {"first": old, "second": new, "proof": [b64(h) for h in proof],
             "first_tree_head": head_json(old_head) if old_head is not None else None,
             "second_tree_head": head_json(new_head) if new_head is not None else None}
+
+
+def _viewer(state: ServiceState, caller: PartyInfo, party: str | None) -> str:
+    """Whose picture: the caller's own; the administrator names a party (by name or id)."""
+    if party is None:
+        if caller.role == "admin":
+            raise MalformedRequest("the administrator names the party whose picture to draw", field="party")
+        return caller.id
+    if caller.role != "admin":
+        if party not in (caller.id, caller.name):
+            raise Forbidden("a party sees only its own picture", field="party")
+        return caller.id
+    p = t.parties.c
+    with state.db.connect() as conn:
+        found = conn.execute(sa.select(p.id).where(sa.or_(p.name == party, p.id == party))).scalar()
+    if found is None:
+        raise NotFound(f"no party {party!r}", field="party")
+    return str(found)
+
+
+@router.get("/picture", summary="What a party knew at a time, reconstructed from the ledger entries it may see")
+async def get_picture(
+    request: Request, party: PartyInfo = Depends(current_party),
+    at: str = Query(..., max_length=64, description="The time (RFC 3339; UTC when it has no offset)"),
+    of: str | None = Query(None, alias="party", max_length=200,
+                           description="Administrator only: the party (name or id) whose picture to draw"),
+) -> dict[str, Any]:
+    when = parse_time(at)
+    if when is None:
+        raise MalformedRequest(f"{at!r} is not an RFC 3339 time", field="at")
+    state: ServiceState = request.app.state.svc
+    viewer = await run_in_threadpool(_viewer, state, party, of)
+    return await run_in_threadpool(picture, state, viewer, when)
+
+
+@router.get("/export", summary="The caller's ledger bundle for a time range: its entries with inclusion proofs, "
+            "the signed heads and consistency proofs (the format `deconflict export` writes; docs/ledger.md)")
+async def get_export(
+    request: Request, party: PartyInfo = Depends(current_party),
+    start: str = Query("1970-01-01T00:00:00Z", alias="from", max_length=64,
+                       description="Start of the range (RFC 3339; UTC when it has no offset)"),
+    end: str | None = Query(None, alias="to", max_length=64, description="End of the range (default: now)"),
+    of: str | None = Query(None, alias="party", max_length=200,
+                           description="Administrator only: the party (name or id) whose bundle to export"),
+) -> dict[str, Any]:
+    from ...bundle import bundle_to_json, export_bundle
+
+    state: ServiceState = request.app.state.svc
+    t1 = parse_time(start)
+    if t1 is None:
+        raise MalformedRequest(f"{start!r} is not an RFC 3339 time", field="from")
+    t2 = state.clock() if end is None else parse_time(end)
+    if t2 is None:
+        raise MalformedRequest(f"{end!r} is not an RFC 3339 time", field="to")
+    if t2 < t1:
+        raise InvalidInput("`to` is before `from`", field="to")
+    viewer = await run_in_threadpool(_viewer, state, party, of)
+
+    def build() -> dict[str, Any]:
+        try:
+            bundle, labels, notes = export_bundle(state.db, viewer, t1, t2)
+        except NotFound as exc:
+            raise NotFound(exc.message, field="from" if exc.field == "--from" else "party") from None
+        return {**bundle_to_json(bundle, labels), "notes": notes}
+
+    return await run_in_threadpool(build)
