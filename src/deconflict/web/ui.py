@@ -17,8 +17,8 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 __all__ = ["STATIC", "leaflet_dir", "router"]
 
 STATIC = Path(__file__).parent / "static"
-OWN_FILES = {"app.js": "text/javascript", "declare.js": "text/javascript", "tracks.js": "text/javascript",
-             "replay.js": "text/javascript", "app.css": "text/css",
+OWN_FILES = {"app.js": "text/javascript", "common.js": "text/javascript", "declare.js": "text/javascript",
+             "tracks.js": "text/javascript", "replay.js": "text/javascript", "app.css": "text/css",
              "basemap.json": "application/json"}
 TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png", ".svg": "image/svg+xml",
          ".map": "application/json"}

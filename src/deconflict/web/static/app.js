@@ -1,6 +1,7 @@
 // Deconflict operations picture: one party's view, from the service's own API and /v1/stream.
 // Plain ES module, no build step. Every text from the API goes into the page as text (never as HTML).
 import * as L from "/ui/vendor/leaflet/leaflet-src.esm.js";
+import { COLOUR, CONFLICT, DASH, pad } from "/ui/static/common.js";
 import { initDeclare } from "/ui/static/declare.js";
 import { initTracks } from "/ui/static/tracks.js";
 import { initReplay } from "/ui/static/replay.js";
@@ -8,10 +9,6 @@ import { initReplay } from "/ui/static/replay.js";
 const TOKEN_KEY = "deconflict.token";
 const HORIZON_H = 6;          // the timeline shows now-30 min .. now+6 h
 const PAST_H = 0.5;
-const DASH = { flight: null, activity: "12 6", hazard: "5 4", protected: "2 5", restriction: "10 4 2 4" };
-const COLOUR = { flight: "#1f5fbf", activity: "#c25e00", hazard: "#c0161f", protected: "#1b7a36",
-  restriction: "#6b3fa0" };
-const CONFLICT = "#d1007a";
 
 const S = {
   token: null, me: null, cursor: null, ws: null, wsTries: 0, loaded: false, fitted: false, selected: null,
@@ -39,7 +36,6 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-const pad = (n) => String(n).padStart(2, "0");
 function hhmm(iso) {
   const d = new Date(iso);
   return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}Z`;

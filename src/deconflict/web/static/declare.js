@@ -2,6 +2,8 @@
 // centre, then a point on the rim) on the Leaflet map, or typed into the outline fields (keyboard). The conflicts
 // the declaration would have come from POST /v1/declarations/preview before anything is filed.
 
+import { CONFLICT, utcInput } from "/ui/static/common.js";
+
 const FIELD_LABELS = [
   [/altitude_lower/, "decl-lower", "Altitude lower"], [/altitude_upper/, "decl-upper", "Altitude upper"],
   [/time_start/, "decl-start", "Start"], [/time_end/, "decl-end", "End"],
@@ -11,13 +13,6 @@ const FIELD_LABELS = [
 ];
 const PREVIEW_DELAY_MS = 400;
 
-const pad = (n) => String(n).padStart(2, "0");
-/** A `datetime-local` value (read as UTC) for `ms`. */
-function utcInput(ms) {
-  const d = new Date(ms);
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T${pad(d.getUTCHours())}:`
-    + `${pad(d.getUTCMinutes())}`;
-}
 const round5 = (x) => Math.round(x * 1e5) / 1e5;
 
 /** Parse "lat, lng" lines (or ";"-separated pairs) into points; null when a pair is not two numbers. */
@@ -174,7 +169,7 @@ export function initDeclare(ctx) {
   function drawPreview(result) {
     previewLayer.clearLayers();
     const list = $("#preview");
-    const style = { color: "#d1007a", weight: 3, dashArray: "2 4", fillColor: "#d1007a", fillOpacity: 0.2 };
+    const style = { color: CONFLICT, weight: 3, dashArray: "2 4", fillColor: CONFLICT, fillOpacity: 0.2 };
     list.replaceChildren(...result.conflicts.map((c) => {
       const o = c.other;
       const layers = o.area ? o.area.flatMap((v) => shapesOf(v, style))

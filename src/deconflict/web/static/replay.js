@@ -1,19 +1,11 @@
 // Replay: the picture at a past time T, from the record (GET /v1/ledger/picture?at=T), never from the live tables.
 // While replaying, live updates stop (app.js closes the stream and stops polling); leaving restores them.
 
+import { COLOUR, DASH, utcInput } from "/ui/static/common.js";
+
 const SPAN_H = 24;              // the slider reaches this far back
 const STEP_S = 60;
 const FETCH_DELAY_MS = 250;
-const COLOUR = { flight: "#1f5fbf", activity: "#c25e00", hazard: "#c0161f", protected: "#1b7a36",
-  restriction: "#6b3fa0" };
-const DASH = { flight: null, activity: "12 6", hazard: "5 4", protected: "2 5", restriction: "10 4 2 4" };
-
-const pad = (n) => String(n).padStart(2, "0");
-function utcInput(ms) {
-  const d = new Date(ms);
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T${pad(d.getUTCHours())}:`
-    + `${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
-}
 
 function trackName(key) {
   if (key.startsWith("alert:")) return "OTHER (identity not disclosed)";
@@ -76,7 +68,7 @@ export function initReplay(ctx) {
 
   async function show(ms) {
     const asked = ++R.asked;
-    $("#replay-at").value = utcInput(ms);
+    $("#replay-at").value = utcInput(ms, true);
     $("#replay-status").textContent = "Loading the record…";
     try {
       const p = await api(`/v1/ledger/picture?at=${encodeURIComponent(new Date(ms).toISOString())}`);
@@ -137,7 +129,7 @@ export function initReplay(ctx) {
   $("#replay-live").addEventListener("click", leave);
   $("#replay-slider").addEventListener("input", (ev) => {
     const ms = Number(ev.target.value) * 1000;
-    $("#replay-at").value = utcInput(ms);
+    $("#replay-at").value = utcInput(ms, true);
     later(ms);
   });
   $("#replay-at").addEventListener("change", (ev) => {
@@ -152,7 +144,7 @@ export function initReplay(ctx) {
       const slider = $("#replay-slider");
       const v = Math.min(Number(slider.max), Math.max(Number(slider.min), Number(slider.value) + step));
       slider.value = String(v);
-      $("#replay-at").value = utcInput(v * 1000);
+      $("#replay-at").value = utcInput(v * 1000, true);
       later(v * 1000);
     });
   }

@@ -3,6 +3,8 @@
 // an active alert shows them), polled every few seconds while live; an alert notification refreshes at once.
 // Each marker carries its category in text (OWN / OTHER / UNIDENTIFIED), never by colour alone.
 
+import { CONFLICT } from "/ui/static/common.js";
+
 const POLL_MS = 3000;
 const M_PER_DEG = 111320;
 
@@ -60,7 +62,7 @@ export function initTracks(ctx) {
     trackLayer.clearLayers();
     alertLayer.clearLayers();
     for (const t of T.tracks.values()) marker(t).addTo(trackLayer);
-    const style = { color: "#d1007a", weight: 3, dashArray: "4 6" };
+    const style = { color: CONFLICT, weight: 3, dashArray: "4 6" };
     for (const a of T.alerts.values()) {
       if (a.state !== "active" || !a.own.lat || !a.other.lat) continue;
       const t = Math.max(0, a.prediction?.t_cpa_s || 0);
