@@ -47,4 +47,12 @@ def test_the_relief_ngo_sees_the_demo_as_disclosed(demo: tuple[str, dict[str, st
     content = page.content() + json.dumps(page.evaluate("() => ({...sessionStorage})"))
     for title in DRONE_TITLES:
         assert title not in content
+    # the record of the drill, replayed: the sweep's late notice is there, and still no drone titles
+    page.get_by_role("button", name="Replay the record").click()
+    expect(page.locator("#replay-status")).to_contain_text("The record at")
+    expect(page.locator("#replay-notes li", has_text="LATE").first).to_be_attached()
+    expect(page.locator("path[data-replay-declaration]").first).to_be_attached()
+    content = page.content()
+    for title in DRONE_TITLES:
+        assert title not in content
     assert not errors, errors

@@ -252,6 +252,25 @@ def test_humanitarian_page_shows_nothing_beyond_its_disclosure(service: RunningS
     expect(page.locator("#details")).to_contain_text("Activity by coalition")
     expect(page.locator("#details")).to_contain_text("coarse")
     shot(page, "humanitarian.png")
+    _nothing_beyond_disclosure(page)
+
+    # and the replay of the record shows no more than it was told: the activity as coarse cells, untitled
+    from deconflict.service.scheduler import tick
+
+    tick(service.state)  # the ledger: staged entries into the log, a signed tree head
+    page.get_by_role("button", name="Replay the record").click()
+    replayed = page.locator(f'#replay-decls li[data-declaration="{w.activity}"]')
+    expect(replayed).to_contain_text("COARSE")
+    expect(page.locator(f'path[data-replay-declaration="{w.activity}"][data-precision="coarse"]').first
+           ).to_be_attached()
+    expect(page.locator(f'path[data-replay-declaration="{w.flight}"]')).to_have_count(0)
+    for path in page.locator("path[data-replay-declaration]").all():
+        path.dispatch_event("click")
+    _nothing_beyond_disclosure(page)
+
+
+def _nothing_beyond_disclosure(page: Page) -> None:
+    """The humanitarian party's page holds none of what its agreements keep from it."""
     html = page.content()
     stored = page.evaluate("() => JSON.stringify(Object.fromEntries(Object.entries(sessionStorage)))")
     for text in (html, stored):
