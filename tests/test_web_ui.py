@@ -391,9 +391,18 @@ def test_live_tracks_and_alerts_on_the_map(service: RunningService, browser: Bro
     expect(page.locator("[data-cpa]")).to_have_count(2)
     expect(page.locator("path[data-alert-line]")).to_have_count(2)
     expect(page.locator("#notifications")).to_contain_text("Traffic alert")
+    page.get_by_role("button", name="Zoom in").click()  # the aircraft's labels apart
+    page.wait_for_timeout(500)  # the zoom animation, for the picture only
     shot(page, "ui.png")  # the README's: declarations, conflicts, traffic, alerts, the queue
     alerts.filter(has_text="drone-7").get_by_role("button").click()  # focuses the pair, by keyboard too
     shot(page, "tracks.png")
+    # the record keeps the alerts as the partner was shown them: replayed, the pair and its positions
+    tick(service.state)
+    page.get_by_role("button", name="Replay the record").click()
+    expect(page.locator("path[data-replay-alert]")).to_have_count(2)
+    expect(page.locator('[data-replay-track="icao:abc123"]')).to_contain_text("abc123 3000 m")
+    expect(page.locator("[data-track]")).to_have_count(0)  # the live aircraft are off the map
+    expect(page.locator("#replay-alerts")).to_contain_text("2 traffic alert(s)")
     # the humanitarian party has no aircraft in this: it sees none of it
     expect(ngo.locator("#alerts")).to_contain_text("No traffic alerts")
     expect(ngo.locator("#track-count")).to_have_text("0 aircraft shown")

@@ -1,7 +1,7 @@
 // Replay: the picture at a past time T, from the record (GET /v1/ledger/picture?at=T), never from the live tables.
 // While replaying, live updates stop (app.js closes the stream and stops polling); leaving restores them.
 
-import { COLOUR, DASH, utcInput } from "/ui/static/common.js";
+import { COLOUR, CONFLICT, DASH, utcInput } from "/ui/static/common.js";
 
 const SPAN_H = 24;              // the slider reaches this far back
 const STEP_S = 60;
@@ -49,6 +49,15 @@ export function initReplay(ctx) {
         html: el("div", { class: "ac ac-recorded", dataset: { replayTrack: t.key } },
           el("span", { class: "arrow", "aria-hidden": "true" }, "\u25C6"), el("span", { class: "label" }, label)) }) })
         .addTo(layer);
+    }
+    for (const a of p.alerts) {
+      const pts = a.tracks.filter((x) => x.lat !== null && x.lng !== null).map((x) => [x.lat, x.lng]);
+      if (pts.length < 2) continue;
+      const line = L.polyline(pts, { color: CONFLICT, weight: 3, dashArray: "4 6" }).addTo(layer);
+      line.bindPopup(() => el("div", { class: "popup" }, el("strong", {}, "TRAFFIC ALERT (recorded)"),
+        el("p", {}, `Raised ${dayHhmm(a.raised_at)}: ${a.tracks.map((x) => trackName(x.key)).join(" and ")}`)));
+      const node = line.getElement && line.getElement();
+      if (node) node.setAttribute("data-replay-alert", a.id);
     }
     $("#replay-decls").replaceChildren(...p.declarations.map((d) => el("li", { dataset: { declaration: d.id } },
       el("span", { class: "when" }, `${dayHhmm(d.window.start)}–${dayHhmm(d.window.end)} `),
