@@ -78,6 +78,7 @@ export function initReplay(ctx) {
   async function show(ms) {
     const asked = ++R.asked;
     $("#replay-at").value = utcInput(ms, true);
+    $("#replay-slider").setAttribute("aria-valuetext", `${new Date(ms).toISOString().slice(0, 19)}Z`);
     $("#replay-status").textContent = "Loading the record…";
     try {
       const p = await api(`/v1/ledger/picture?at=${encodeURIComponent(new Date(ms).toISOString())}`);
