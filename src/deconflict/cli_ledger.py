@@ -220,3 +220,6 @@ def audit(
                + (f", {report.unchecked_cosignatures} by keys no longer registered not checked"
                   if report.unchecked_cosignatures else "")
                + (f"; {report.unsigned} entries not yet in a signed head" if report.unsigned else ""))
+
+
+ledger_app.command("cosign")(__import__("deconflict.cli_witness", fromlist=["*"]).cosign_command)
