@@ -222,4 +222,23 @@ def audit(
                + (f"; {report.unsigned} entries not yet in a signed head" if report.unsigned else ""))
 
 
+@ledger_app.command("rotate-key")
+def rotate_key_command(
+    db: str = typer.Option("deconflict.sqlite", help="The store: a SQLite file, or a postgresql:// URL."),
+) -> None:
+    """Retire the service's ledger key for a new one (a running service signs its next head with the new key; the
+    rotation record, signed by both keys, keeps the old heads verifiable). POST /v1/ledger/key/rotate does the
+    same for the administrator."""
+    from .service.ledger import rotate_key
+    from .store.database import open_database
+
+    engine = open_database(db, pool_size=1)
+    try:
+        rotation = rotate_key(engine, datetime.now(UTC))
+    finally:
+        engine.dispose()
+    old, new = (Ed25519PublicKey.from_public_bytes(k) for k in (rotation.old_key, rotation.new_key))
+    typer.echo(f"rotated the service key {key_id(old).hex()[:16]}… -> {key_id(new).hex()[:16]}…")
+
+
 ledger_app.command("cosign")(__import__("deconflict.cli_witness", fromlist=["*"]).cosign_command)

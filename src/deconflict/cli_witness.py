@@ -1,7 +1,8 @@
 """`deconflict ledger cosign`: a party witnesses the service's log (docs/ledger.md, Witnessing).
 
 It fetches the latest signed tree head, checks the service's signature (the service key is pinned in the state
-file on first use, or given with --service-key), and checks the consistency proof from the last head this party
+file on first use, or given with --service-key; a rotated key is followed only through rotation records that
+both keys signed, and the pin moves to it), and checks the consistency proof from the last head this party
 witnessed (kept in --state) to the new one: the new head must extend every head the party has cosigned. Only then
 does it sign the head with the party's Ed25519 key and post the cosignature. A head that does not extend the last
 one witnessed (a forked or rewritten log), a head older than it, or a bad signature: refused, nothing is signed,
@@ -22,7 +23,16 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
 
-from .core.ledger import SignedTreeHead, TreeHead, check_consistency, check_signed_tree_head, cosign, key_id
+from .core.ledger import (
+    KeyRotation,
+    SignedTreeHead,
+    TreeHead,
+    check_consistency,
+    check_signed_tree_head,
+    cosign,
+    key_id,
+    trusted_service_keys,
+)
 from .errors import InvalidInput
 
 __all__ = ["cosign_latest"]
@@ -91,9 +101,15 @@ def cosign_latest(url: str, token: str, key: Ed25519PrivateKey, state: dict[str,
         if pinned is None and state.get("service_key"):
             pinned = Ed25519PublicKey.from_public_bytes(_b(state["service_key"], "state.service_key"))
         trusted = pinned or current
+        if pinned is not None and key_id(pinned) != key_id(current):  # rotated: follow the signed hand-overs
+            history = [KeyRotation(_b(r["old_key"], "old_key"), _b(r["new_key"], "new_key"), int(r["rotated_at_ms"]),
+                                   _b(r["old_signature"], "old_signature"), _b(r["new_signature"], "new_signature"))
+                       for r in served.get("rotations", [])]
+            ring, bad = trusted_service_keys([pinned], history)
+            if bad is None and key_id(current) in ring:
+                trusted = current
         head = _head(svc.json("/v1/ledger/tree-head")["tree_head"])
-        problem = check_signed_tree_head(head, {key_id(trusted): trusted, key_id(current): current}
-                                         if pinned is None else trusted)
+        problem = check_signed_tree_head(head, trusted)
         if problem is not None:
             raise Refused(f"the head of size {head.size} is not signed by the service key "
                           f"{key_id(trusted).hex()[:16]}… ({problem.reason.value}: {problem.detail})", field="head")
