@@ -110,11 +110,17 @@ def stage_version(conn: sa.Connection, declaration_id: str, version: int, now: d
           [owner])
 
 
-def stage_conflicts(conn: sa.Connection, rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
-    """Conflicts found. Each is the declaring party's (party_a) entry: the other party learns of a conflict only
-    as disclosed to it, which its notification entry records."""
-    for row in rows:
-        stage(conn, EntryType.CONFLICT, {"event": "found", **row}, now, [row["party_a"]])
+def stage_conflicts(conn: sa.Connection, rows: Sequence[Mapping[str, Any]],
+                    shown: Sequence[Mapping[str, Any] | None], now: datetime) -> None:
+    """Conflicts found: the full record (both declarations, parties and distances) is the operator's entry, listing
+    no party; the declaring party's (party_a) entry is the conflict as it was shown to it (`shown`, its
+    conflict_view; None when nothing of it is disclosed to it, and then it has no entry). The other party learns
+    of a conflict only as disclosed to it, which its notification entry records."""
+    for row, view in zip(rows, shown, strict=True):
+        stage(conn, EntryType.CONFLICT, {"event": "found", **row}, now, ())
+        if view is not None:
+            stage(conn, EntryType.CONFLICT, {"event": "shown", "conflict_id": row["id"], "party_id": row["party_a"],
+                                             "conflict": view}, now, [row["party_a"]])
 
 
 def stage_notifications(conn: sa.Connection, rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
