@@ -12,7 +12,8 @@ What X knew, and from which entries:
   `delivered`): a notice not yet delivered was not yet known. Precision `full` when the payload's declaration
   view carries the volumes, else `conflict_area` when one of its conflicts carries the clipped area, else
   `coarse` (the grid cells); a declaration disclosed with none of these (`disclosure: none`) is not drawn.
-- Notifications delivered to X by T (NOTIFICATION_DELIVERY `created` + `delivered`), their ack state at T from
+- Notifications delivered to X by T (NOTIFICATION_DELIVERY `created` + `delivered`), with the precision of the
+  geometry they disclosed (`none` when they carry no shape of another party's declaration), their ack state at T from
   ACKNOWLEDGEMENT and ESCALATION entries: acknowledged (with reply) > escalated (level) > overdue (past the
   ack deadline) > pending.
 - Alerts: from the alert notifications raised for X (reason `alert`, payload `alert`: the alert as X was shown
@@ -200,7 +201,7 @@ def _other_declaration(body: Mapping[str, Any]) -> dict[str, Any] | None:
     payload = body.get("payload")
     if not isinstance(payload, Mapping):
         return None
-    view = payload.get("declaration")
+    view = payload.get("declaration", payload.get("hazard"))  # an induced-hazard notice shows the hazard
     view = view if isinstance(view, Mapping) else {}
     decl_id = body.get("declaration_id") or view.get("id")
     if decl_id is None:
@@ -411,8 +412,8 @@ def _notification(nid: Any, made: tuple[Mapping[str, Any], datetime], done: Mapp
     body, _ = made
     payload = body.get("payload") if isinstance(body.get("payload"), Mapping) else {}
     assert isinstance(payload, Mapping)
-    view = payload.get("declaration") if isinstance(payload.get("declaration"), Mapping) else {}
-    assert isinstance(view, Mapping)
+    view = payload.get("declaration", payload.get("hazard"))
+    view = view if isinstance(view, Mapping) else {}
     if isinstance(payload.get("alert"), Mapping):
         precision = "full"
     else:
