@@ -99,3 +99,21 @@ def test_report_through_the_service_with_the_partys_token(
     assert isinstance(bad.exception, InvalidInput) and "'noon' is not an RFC 3339 time" in str(bad.exception)
     neither = runner.invoke(app, ["report", "--at", at(1), "-o", str(tmp_path)])
     assert isinstance(neither.exception, InvalidInput) and neither.exception.field == "--db"
+
+
+def test_the_map_draws_tracks_and_the_alerts_between_them() -> None:
+    from deconflict.report import render_report
+
+    picture = {
+        "at": "2030-06-01T08:05:00Z", "party_id": "x", "tree_size": 9, "declarations": [], "notifications": [],
+        "alerts": [{"id": "a1", "state": "active", "raised_at": "2030-06-01T08:04:00Z", "parties": ["x"],
+                    "tracks": [{"key": "asset:x-1", "lat": 35.0, "lng": 36.0, "alt_m": 900.0},
+                               {"key": "alert:a1:other", "lat": 35.02, "lng": 36.03, "alt_m": 950.0}]}],
+        "tracks": [{"key": "asset:x-1", "lat": 35.0, "lng": 36.0, "alt_m": 900.0, "t": "2030-06-01T08:04:00Z"},
+                   {"key": "alert:a1:other", "lat": 35.02, "lng": 36.03, "alt_m": 950.0,
+                    "t": "2030-06-01T08:04:00Z"}],
+    }
+    html, png = render_report(picture)
+    for gid in ("track-asset:x-1", "track-alert:a1:other", "alert-a1", "timeline-at"):
+        assert f'id="{gid}"' in html, gid
+    assert "asset:x-1 900 m" in html and _png_size(png) == (900, 700)
