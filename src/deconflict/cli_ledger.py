@@ -89,23 +89,12 @@ def export(
 def _fetch_bundle(url: str, token: str | None, party: str | None, start: datetime, end: datetime
                   ) -> tuple[dict[str, Any], list[str]]:
     """The bundle GET /v1/ledger/export answers (the same document `export_bundle` builds), and its notes."""
-    import httpx
+    from .cli_http import get_json
 
     if not token:
         raise InvalidInput("--url needs --token (or DECONFLICT_TOKEN)", field="--token")
     params = {"from": start.isoformat(), "to": end.isoformat(), **({"party": party} if party else {})}
-    try:
-        r = httpx.get(url.rstrip("/") + "/v1/ledger/export", params=params,
-                      headers={"Authorization": f"Bearer {token}"}, timeout=300)
-    except httpx.HTTPError as exc:
-        raise InvalidInput(f"cannot reach {url}: {exc}", field="--url") from None
-    if r.status_code != 200:
-        try:
-            message = r.json()["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            message = r.text[:200]
-        raise InvalidInput(f"the service answered {r.status_code}: {message}", field="--url")
-    doc: dict[str, Any] = r.json()
+    doc = get_json(url, token, "/v1/ledger/export", params, timeout=300)
     notes = doc.pop("notes", [])
     return doc, [str(n) for n in notes]
 

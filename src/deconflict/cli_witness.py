@@ -23,6 +23,7 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
 
+from .cli_http import error_message
 from .core.ledger import (
     KeyRotation,
     SignedTreeHead,
@@ -68,16 +69,9 @@ class _Service:
     def json(self, path: str, **params: Any) -> dict[str, Any]:
         r = self.call("GET", path, params=params)
         if r.status_code != 200:
-            raise InvalidInput(f"GET {path} answered {r.status_code}: {_message(r)}", field="--url")
+            raise InvalidInput(f"GET {path} answered {r.status_code}: {error_message(r)}", field="--url")
         body: dict[str, Any] = r.json()
         return body
-
-
-def _message(r: httpx.Response) -> str:
-    try:
-        return str(r.json()["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return r.text[:200]
 
 
 def _head(body: dict[str, Any]) -> SignedTreeHead:
@@ -129,15 +123,16 @@ def cosign_latest(url: str, token: str, key: Ed25519PrivateKey, state: dict[str,
         public = base64.b64encode(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
         body = {"cosigned_at_ms": now_ms, "signature": base64.b64encode(signature).decode()}
         r = svc.call("POST", f"/v1/ledger/tree-head/{head.size}/cosign", json=body)
-        if r.status_code == 409 and register and "register" in _message(r):
+        if r.status_code == 409 and register and "register" in error_message(r):
             put = svc.call("PUT", "/v1/parties/me/key", json={"public_key": public})
             if put.status_code != 200:
-                raise InvalidInput(f"registering the key answered {put.status_code}: {_message(put)}", field="--key")
+                raise InvalidInput(f"registering the key answered {put.status_code}: {error_message(put)}",
+                                   field="--key")
             r = svc.call("POST", f"/v1/ledger/tree-head/{head.size}/cosign", json=body)
-        if r.status_code == 409 and "already cosigned" in _message(r):
+        if r.status_code == 409 and "already cosigned" in error_message(r):
             done = f"the head of size {head.size} was already cosigned with this key"
         elif r.status_code != 201:
-            raise InvalidInput(f"posting the cosignature answered {r.status_code}: {_message(r)}", field="--url")
+            raise InvalidInput(f"posting the cosignature answered {r.status_code}: {error_message(r)}", field="--url")
         else:
             done = f"cosigned the head of size {head.size}"
     finally:
