@@ -22,7 +22,8 @@ What X knew, and from which entries:
   alert id (`alert_id` or `id`), event (`event`: raised / updated / cleared; or `state`), parties (`parties`,
   or `party_a`/`party_b`), raised time (`raised_at`, else the entry's time), and the tracks (`tracks` or
   `positions`: a list, or a mapping keyed by track key; each with `lat`, `lng`, an altitude as `alt_m`,
-  `altitude_m` or `alt`, a time as `time` or `t`, and optionally `key` and `owner_id`). A track owned by X keeps
+  `altitude_m` or `alt`, a time as `time` or `t`, and optionally `key` and the owner as `owner_id`, `owner` or
+  `party_id`). A track owned by X keeps
   its key; any other track is named `alert:<alert id>:<n>` unless an alert notification disclosed its identity
   (a position is shown to both sides of an alert; who flies it only as the agreement discloses).
 - Tracks: the service keeps no track history, so the last position of each aircraft known at T is the last one
@@ -399,7 +400,8 @@ def _alert_entry(body: Mapping[str, Any], when: datetime, party_id: str, alert_o
         if isinstance(p, str) and p not in alert.parties:
             alert.parties.append(p)
     items = _track_items(body.get("tracks", body.get("positions")))
-    foreign = [n for n, (key, track) in enumerate(items) if key is None or track.get("owner_id") != party_id]
+    foreign = [n for n, (key, track) in enumerate(items)
+               if key is None or party_id not in (track.get("owner_id"), track.get("owner"), track.get("party_id"))]
     for n, (key, track) in enumerate(items):
         if n in foreign:
             key = alert.other_key if len(foreign) == 1 else f"alert:{alert_id}:{n}"
