@@ -22,9 +22,9 @@ What X knew, and from which entries:
   alert id (`alert_id` or `id`), event (`event`: raised / updated / cleared; or `state`), parties (`parties`,
   or `party_a`/`party_b`), raised time (`raised_at`, else the entry's time), and the tracks (`tracks` or
   `positions`: a list, or a mapping keyed by track key; each with `lat`, `lng`, an altitude as `alt_m`,
-  `altitude_m` or `alt`, a time as `time` or `t`, and optionally `key` and the owner as `owner_id`, `owner` or
-  `party_id`). A track owned by X keeps
-  its key; any other track is named `alert:<alert id>:<n>` unless an alert notification disclosed its identity
+  `altitude_m` or `alt`, a time as `time` or `t` (RFC 3339) or `t_s` (seconds since the epoch), and optionally
+  `key` and the owner as `owner_id`, `owner` or `party_id`). A track owned by X keeps its key; any other track is
+  named as the alert notifications named it (its identity only when disclosed), else `alert:<alert id>:other`
   (a position is shown to both sides of an alert; who flies it only as the agreement discloses).
 - Tracks: the service keeps no track history, so the last position of each aircraft known at T is the last one
   an alert entry or alert notification recorded by T carried.
@@ -248,7 +248,11 @@ def _position(key: str, track: Mapping[str, Any], when: datetime) -> dict[str, A
     lat, lng = _num(track, "lat"), _num(track, "lng")
     if lat is None or lng is None:
         return None
-    t = parse_time(track.get("time", track.get("t"))) or when
+    t = parse_time(track.get("time", track.get("t")))
+    seconds = _num(track, "t_s")
+    if t is None and seconds is not None and abs(seconds) < 1e11:
+        t = datetime.fromtimestamp(seconds, UTC)
+    t = t or when
     return {"key": key, "lat": lat, "lng": lng, "alt_m": _alt(track), "t": _iso(t)}
 
 
