@@ -119,6 +119,14 @@ def test_export_verifies_and_one_byte_changes_are_named_at_the_first_break(
         ("a root", ("heads", -1, "root", None), f"head {len(doc['heads']) - 1}: head_invalid: bad_signature"),
         ("a consistency hash", ("consistency", 0, "proof", 0), "consistency 0: not_consistent"),
     ]
+    last = len(doc["heads"]) - 1
+    for what, field, delta in (("a head timestamp", "timestamp_ms", 1), ("a head size", "size", 1)):
+        changed = copy.deepcopy(doc)
+        changed["heads"][last][field] += delta
+        if field == "size" and last:
+            changed["consistency"][last - 1]["second"] += delta  # keep the document well-formed
+        result = _verify(changed, tmp_path, key)
+        assert result.output.startswith(f"BROKEN: head {last}: head_invalid: bad_signature"), (what, result.output)
     for what, (part, pos, name, item), expected in cases:
         changed = copy.deepcopy(doc)
         target = changed[part][pos]

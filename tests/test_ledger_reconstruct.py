@@ -18,9 +18,9 @@ def iso(seconds: float) -> str:
     return (T0 + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
 
 
-def entry(kind: EntryType, seconds: float, **body: Any) -> LedgerEntry:
+def entry(entry_type: EntryType, seconds: float, **body: Any) -> LedgerEntry:
     """Through the canonical bytes, as the service stores it."""
-    return decode_entry(encode_entry(kind, {**body, "recorded_at": iso(seconds)}))
+    return decode_entry(encode_entry(entry_type, {**body, "recorded_at": iso(seconds)}))
 
 
 def track(lat: float, lng: float, seconds: float, **extra: Any) -> dict[str, Any]:
@@ -90,3 +90,24 @@ def test_a_conflict_area_is_drawn_with_its_precision_and_circles_as_polygons() -
     (n,) = picture_at(entries, X, T0 + timedelta(seconds=2))["notifications"]
     assert n["precision"] == "conflict_area" and n["ack"]["state"] == "pending"
     assert picture_at(entries, Y, T0 + timedelta(seconds=2))["notifications"] == []  # addressed to X only
+
+
+def test_alert_entries_as_the_tactical_screen_stages_them() -> None:
+    """The shape service/tactical.py's _stage_alert writes (branch `tactical`): tracks by key with t_s."""
+    def staged(seconds: float, event: str, lat: float) -> LedgerEntry:
+        return entry(EntryType.ALERT, seconds, alert_id="a3", event=event, version=1, kind="aircraft",
+                     pair=["asset:x-2", "icao:4ca123"], parties=[X, Y], tracks={
+                         "asset:x-2": {"lat": lat, "lng": 8.0, "alt_m": 1200.0,
+                                       "t_s": (T0 + timedelta(seconds=seconds)).timestamp(), "owner_id": X},
+                         "icao:4ca123": {"lat": lat + 0.01, "lng": 8.0, "alt_m": 1250.0,
+                                         "t_s": (T0 + timedelta(seconds=seconds)).timestamp(), "owner_id": Y}},
+                     finding={"t_cpa_s": 30.0}, minima={"lateral_m": 500.0})
+
+    entries = [(0, staged(10, "raised", 47.0)), (1, staged(20, "updated", 47.1)), (2, staged(40, "cleared", 47.2))]
+    mid = picture_at(entries, X, T0 + timedelta(seconds=30))
+    (alert,) = mid["alerts"]
+    assert alert["id"] == "a3" and alert["state"] == "active" and alert["raised_at"] == iso(10)
+    assert {t["key"]: (t["lat"], t["t"]) for t in mid["tracks"]} == {
+        "asset:x-2": (47.1, iso(20)), "alert:a3:other": (47.11, iso(20))}
+    assert "4ca123" not in repr(mid)  # the other party's aircraft is not named to X
+    assert picture_at(entries, X, T0 + timedelta(seconds=41))["alerts"] == []

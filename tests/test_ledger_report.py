@@ -5,14 +5,11 @@ from anywhere; map.png is a real PNG of the map's size. The coarse viewer's repo
 
 from __future__ import annotations
 
-import shutil
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 from typer.testing import CliRunner
 
 from deconflict.cli import app
@@ -21,20 +18,9 @@ from deconflict.service.server import RunningService
 
 from .service_helpers import ManualClock
 from .test_ledger_picture import SECRET_TITLE, at, late_scenario
+from .test_web_ui import browser  # noqa: F401  (the system Chromium, as the web UI tests launch it)
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        pytest.fail("the system Chromium is missing: run `apt-get install -y chromium` (.ci/run installs it)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=[
-            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
-        yield b
-        b.close()
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
@@ -43,8 +29,8 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return width, height
 
 
-def _open(browser: Browser, page_path: Path) -> tuple[Any, list[str]]:
-    page = browser.new_page()
+def _open(chromium: Browser, page_path: Path) -> tuple[Any, list[str]]:
+    page = chromium.new_page()
     fetched: list[str] = []
     page.on("request", lambda r: fetched.append(r.url))
     page.goto(page_path.as_uri())
@@ -52,7 +38,7 @@ def _open(browser: Browser, page_path: Path) -> tuple[Any, list[str]]:
 
 
 def test_report_from_the_store_shows_the_late_notice_on_map_and_timeline(
-    timed: RunningService, clock: ManualClock, browser: Browser, tmp_path: Path,
+    timed: RunningService, clock: ManualClock, browser: Browser, tmp_path: Path,  # noqa: F811
 ) -> None:
     scene = late_scenario(timed, clock)
     db = timed.state.db.url.render_as_string(hide_password=False)
@@ -81,7 +67,7 @@ def test_report_from_the_store_shows_the_late_notice_on_map_and_timeline(
 
 
 def test_report_through_the_service_with_the_partys_token(
-    timed: RunningService, clock: ManualClock, browser: Browser, tmp_path: Path,
+    timed: RunningService, clock: ManualClock, browser: Browser, tmp_path: Path,  # noqa: F811
 ) -> None:
     scene = late_scenario(timed, clock)
     token = scene["apis"]["med"].token
@@ -99,3 +85,21 @@ def test_report_through_the_service_with_the_partys_token(
     assert isinstance(bad.exception, InvalidInput) and "'noon' is not an RFC 3339 time" in str(bad.exception)
     neither = runner.invoke(app, ["report", "--at", at(1), "-o", str(tmp_path)])
     assert isinstance(neither.exception, InvalidInput) and neither.exception.field == "--db"
+
+
+def test_the_map_draws_tracks_and_the_alerts_between_them() -> None:
+    from deconflict.report import render_report
+
+    picture = {
+        "at": "2030-06-01T08:05:00Z", "party_id": "x", "tree_size": 9, "declarations": [], "notifications": [],
+        "alerts": [{"id": "a1", "state": "active", "raised_at": "2030-06-01T08:04:00Z", "parties": ["x"],
+                    "tracks": [{"key": "asset:x-1", "lat": 35.0, "lng": 36.0, "alt_m": 900.0},
+                               {"key": "alert:a1:other", "lat": 35.02, "lng": 36.03, "alt_m": 950.0}]}],
+        "tracks": [{"key": "asset:x-1", "lat": 35.0, "lng": 36.0, "alt_m": 900.0, "t": "2030-06-01T08:04:00Z"},
+                   {"key": "alert:a1:other", "lat": 35.02, "lng": 36.03, "alt_m": 950.0,
+                    "t": "2030-06-01T08:04:00Z"}],
+    }
+    html, png = render_report(picture)
+    for gid in ("track-asset:x-1", "track-alert:a1:other", "alert-a1", "timeline-at"):
+        assert f'id="{gid}"' in html, gid
+    assert "asset:x-1 900 m" in html and _png_size(png) == (900, 700)

@@ -8,6 +8,7 @@ the raw text of every response each viewer can get.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -140,3 +141,34 @@ def test_nobody_changes_another_partys_declaration(scene: dict[str, Any]) -> Non
     assert full.post(f"/v1/declarations/{scene['secret_id']}/cancel", json={}).status_code == 403
     stranger = scene["apis"]["stranger"]  # cannot even learn that it exists
     assert stranger.post(f"/v1/declarations/{scene['secret_id']}/cancel", json={}).status_code == 404
+
+
+def test_the_ledger_picture_and_export_disclose_no_more_than_the_agreements(
+        scene: dict[str, Any], service: RunningService) -> None:
+    """GET /v1/ledger/picture and /v1/ledger/export, with the bundle's entries decoded: the same rules."""
+    import base64
+    from datetime import UTC, datetime, timedelta
+
+    from deconflict.core.ledger import decode_entry
+    from deconflict.service.ledger import sequence
+
+    for name in ("full", "coarse", "area", "stranger"):
+        assert scene["apis"][name].get("/v1/notifications").status_code == 200  # delivered
+    sequence(service.state)
+    at = (datetime.now(UTC) + timedelta(hours=1, minutes=45)).isoformat()
+    seen: dict[str, str] = {}
+    for name in ("full", "coarse", "area", "stranger"):
+        api = scene["apis"][name]
+        picture = api.get("/v1/ledger/picture", params={"at": at})
+        bundle = api.get("/v1/ledger/export", params={"to": "2100-01-01T00:00:00Z"})
+        assert picture.status_code == 200 and bundle.status_code == 200, (picture.text, bundle.text)
+        bodies = [decode_entry(base64.b64decode(e["entry"])).body for e in bundle.json()["entries"]]
+        seen[name] = picture.text + json.dumps(bodies, default=str) + bundle.text
+    assert SECRET_TITLE in seen["full"] and all(d in seen["full"] for d in SECRET_DIGITS)  # the control
+    for name in ("coarse", "area", "stranger"):
+        assert SECRET_TITLE not in seen[name] and SECRET_EXTRA not in seen[name], name
+        assert not any(d in seen[name] for d in SECRET_DIGITS), name
+    assert scene["secret_id"] not in seen["stranger"] and "owner-9f3" not in seen["stranger"]
+    coarse = json.loads(scene["apis"]["coarse"].get("/v1/ledger/picture", params={"at": at}).text)
+    (secret,) = [d for d in coarse["declarations"] if d["id"] == scene["secret_id"]]
+    assert secret["precision"] == "coarse" and "title" not in secret

@@ -26,7 +26,7 @@ def test_migrations_build_exactly_the_schema_in_code(db_url: str) -> None:
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
             version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
         assert diff == []
-        assert version == "0009"
+        assert version == "0011"
     finally:
         engine.dispose()
 

@@ -21,6 +21,7 @@ from .core.ledger import (
     Bundle,
     BundleEntry,
     Cosignature,
+    KeyRotation,
     MerkleLog,
     SignedTreeHead,
     TreeHead,
@@ -59,6 +60,9 @@ def bundle_to_json(bundle: Bundle, labels: dict[str, Any] | None = None) -> dict
                          "proof": [_b64(h) for h in proof]} for i, proof in enumerate(bundle.consistency)],
         "entries": [{"index": e.index, "tree_size": e.tree_size, "entry": _b64(e.data),
                      "proof": [_b64(h) for h in e.proof]} for e in bundle.entries],
+        "key_rotations": [{"old_key": _b64(r.old_key), "new_key": _b64(r.new_key), "rotated_at_ms": r.rotated_at_ms,
+                           "old_signature": _b64(r.old_signature), "new_signature": _b64(r.new_signature)}
+                          for r in bundle.rotations],
     }
 
 
@@ -132,7 +136,13 @@ def bundle_from_json(doc: Any) -> Bundle:
         index = _int(e, "index", p)
         p = f"$.entries[{i}] (index {index})"
         entries.append(BundleEntry(index, _bytes(e, "entry", p), _int(e, "tree_size", p), _hashes(e, "proof", p)))
-    return Bundle(tuple(heads), tuple(consistency), tuple(entries))
+    rotations = []
+    listed = _list(doc, "key_rotations", "$") if "key_rotations" in doc else []  # absent before key rotation
+    for i, r in enumerate(listed):
+        p = f"$.key_rotations[{i}]"
+        rotations.append(KeyRotation(_bytes(r, "old_key", p), _bytes(r, "new_key", p), _int(r, "rotated_at_ms", p),
+                                     _bytes(r, "old_signature", p), _bytes(r, "new_signature", p)))
+    return Bundle(tuple(heads), tuple(consistency), tuple(entries), tuple(rotations))
 
 
 # -- export: from the store ------------------------------------------------------------------------------------
@@ -173,6 +183,7 @@ def export_bundle(engine: sa.Engine, party: str, start: datetime, end: datetime
     """What `party` (by name, or id) may see between `start` and `end`: the bundle, its labels, and notes for the
     operator (entries in the range left out because no signed head covers them yet; stored entries that no
     longer match the heads signed over them, located between two signed heads)."""
+    from .service.ledger import rotations
     from .service.routes.ledger import with_cosignatures
     from .store import schema as t
 
@@ -203,6 +214,7 @@ def export_bundle(engine: sa.Engine, party: str, start: datetime, end: datetime
         heads = [with_cosignatures(conn, x) for x in heads]
         merkle = MerkleLog()
         merkle.extend(stored_leaves(conn, last))
+        history = rotations(conn)
     notes = [f"{unsigned} of the party's entries in the range are not in a signed head yet"] if unsigned else []
     below = 0
     for x in every:
@@ -220,6 +232,6 @@ def export_bundle(engine: sa.Engine, party: str, start: datetime, end: datetime
         entries.append(BundleEntry(idx, data, size, tuple(inclusion_proof(merkle, idx, size))))
     labels = {"party": party, "party_id": party_id, "from": start.isoformat(), "to": end.isoformat(),
               "exported_at": datetime.now(UTC).isoformat()}
-    return Bundle(tuple(heads), consistency, tuple(entries)), labels, notes
+    return Bundle(tuple(heads), consistency, tuple(entries), tuple(history)), labels, notes
 
 

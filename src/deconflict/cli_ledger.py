@@ -89,23 +89,12 @@ def export(
 def _fetch_bundle(url: str, token: str | None, party: str | None, start: datetime, end: datetime
                   ) -> tuple[dict[str, Any], list[str]]:
     """The bundle GET /v1/ledger/export answers (the same document `export_bundle` builds), and its notes."""
-    import httpx
+    from .cli_http import get_json
 
     if not token:
         raise InvalidInput("--url needs --token (or DECONFLICT_TOKEN)", field="--token")
     params = {"from": start.isoformat(), "to": end.isoformat(), **({"party": party} if party else {})}
-    try:
-        r = httpx.get(url.rstrip("/") + "/v1/ledger/export", params=params,
-                      headers={"Authorization": f"Bearer {token}"}, timeout=300)
-    except httpx.HTTPError as exc:
-        raise InvalidInput(f"cannot reach {url}: {exc}", field="--url") from None
-    if r.status_code != 200:
-        try:
-            message = r.json()["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            message = r.text[:200]
-        raise InvalidInput(f"the service answered {r.status_code}: {message}", field="--url")
-    doc: dict[str, Any] = r.json()
+    doc = get_json(url, token, "/v1/ledger/export", params, timeout=300)
     notes = doc.pop("notes", [])
     return doc, [str(n) for n in notes]
 
@@ -220,3 +209,25 @@ def audit(
                + (f", {report.unchecked_cosignatures} by keys no longer registered not checked"
                   if report.unchecked_cosignatures else "")
                + (f"; {report.unsigned} entries not yet in a signed head" if report.unsigned else ""))
+
+
+@ledger_app.command("rotate-key")
+def rotate_key_command(
+    db: str = typer.Option("deconflict.sqlite", help="The store: a SQLite file, or a postgresql:// URL."),
+) -> None:
+    """Retire the service's ledger key for a new one (a running service signs its next head with the new key; the
+    rotation record, signed by both keys, keeps the old heads verifiable). POST /v1/ledger/key/rotate does the
+    same for the administrator."""
+    from .service.ledger import rotate_key
+    from .store.database import open_database
+
+    engine = open_database(db, pool_size=1)
+    try:
+        rotation = rotate_key(engine, datetime.now(UTC))
+    finally:
+        engine.dispose()
+    old, new = (Ed25519PublicKey.from_public_bytes(k) for k in (rotation.old_key, rotation.new_key))
+    typer.echo(f"rotated the service key {key_id(old).hex()[:16]}… -> {key_id(new).hex()[:16]}…")
+
+
+ledger_app.command("cosign")(__import__("deconflict.cli_witness", fromlist=["*"]).cosign_command)

@@ -46,21 +46,9 @@ def picture_from_store(db: str, party: str, at_text: str) -> dict[str, Any]:
 
 
 def _picture_from_api(url: str, token: str, party: str | None, at: str) -> dict[str, Any]:
-    import httpx
+    from .cli_http import get_json
 
-    params = {"at": at, **({"party": party} if party else {})}
-    try:
-        r = httpx.get(url.rstrip("/") + "/v1/ledger/picture", params=params,
-                      headers={"Authorization": f"Bearer {token}"}, timeout=60)
-    except httpx.HTTPError as exc:
-        raise InvalidInput(f"cannot reach {url}: {exc}", field="--url") from None
-    if r.status_code != 200:
-        try:
-            message = r.json()["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            message = r.text[:200]
-        raise InvalidInput(f"the service answered {r.status_code}: {message}", field="--url")
-    body: dict[str, Any] = r.json()
+    body = get_json(url, token, "/v1/ledger/picture", {"at": at, **({"party": party} if party else {})})
     return {**body, "party_name": party or body.get("party_id")}
 
 

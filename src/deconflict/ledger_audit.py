@@ -8,6 +8,7 @@ What it finds, first problem first (in log order):
 - a signed head whose signature does not verify with any service key;
 - a head whose root the stored entries no longer give (an entry below it changed, its stored leaf hash too:
   the range between the last head that still matches and this one is named);
+- a key rotation record whose two signatures do not both verify;
 - a stored cosignature that does not verify with the cosigner's registered key (a cosignature by a key the
   party has since replaced is counted as not checked).
 """
@@ -26,10 +27,12 @@ from .core.ledger import (
     SignedTreeHead,
     TreeHead,
     check_cosignature,
+    check_rotation,
     check_signed_tree_head,
     key_id,
     leaf_hash,
 )
+from .service.ledger import rotations
 from .store import schema as t
 
 __all__ = ["AuditReport", "audit_store"]
@@ -73,6 +76,10 @@ def audit_store(engine: sa.Engine) -> AuditReport:
         for r in conn.execute(sa.select(t.tree_head_cosignatures).order_by(c.size, c.created_at)):
             cosigs.setdefault(int(r.size), []).append(
                 (r.party_id, Cosignature(bytes(r.key_id), int(r.cosigned_at_ms), bytes(r.signature))))
+        for pos, rotation in enumerate(rotations(conn)):
+            failed = check_rotation(rotation)
+            if failed is not None:
+                report.problems.append(f"key rotation {pos}: {failed}")
         merkle = MerkleLog()
         e = t.ledger_entries.c
         while True:

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from ..core.ledger import (
     EntryType,
+    KeyRotation,
     LedgerEntry,
     MerkleLog,
     SignedTreeHead,
@@ -40,18 +41,20 @@ from ..core.ledger import (
     inclusion_proof,
     key_id,
     leaf_hash,
+    sign_rotation,
     sign_tree_head,
 )
 from ..core.ledger.canonical import decode_entry
 from ..core.ledger.reconstruct import picture_at
+from ..errors import NotFound
 from ..store import schema as t
 from ..store.database import is_postgres, writing
 from .codec import iso
 from .state import ServiceState
 
 __all__ = ["LEDGER_LOCK", "consistency", "entry_with_proof", "latest_head", "open_ledger", "party_entries",
-           "picture", "public_key", "sequence", "stage", "stage_ack", "stage_conflicts", "stage_delivery",
-           "stage_escalation", "stage_message", "stage_notifications", "stage_version"]
+           "picture", "public_key", "rotate_key", "rotations", "sequence", "stage", "stage_ack", "stage_conflicts",
+           "stage_delivery", "stage_escalation", "stage_message", "stage_notifications", "stage_version"]
 
 log = logging.getLogger("deconflict.ledger")
 
@@ -107,11 +110,17 @@ def stage_version(conn: sa.Connection, declaration_id: str, version: int, now: d
           [owner])
 
 
-def stage_conflicts(conn: sa.Connection, rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
-    """Conflicts found. Each is the declaring party's (party_a) entry: the other party learns of a conflict only
-    as disclosed to it, which its notification entry records."""
-    for row in rows:
-        stage(conn, EntryType.CONFLICT, {"event": "found", **row}, now, [row["party_a"]])
+def stage_conflicts(conn: sa.Connection, rows: Sequence[Mapping[str, Any]],
+                    shown: Sequence[Mapping[str, Any] | None], now: datetime) -> None:
+    """Conflicts found: the full record (both declarations, parties and distances) is the operator's entry, listing
+    no party; the declaring party's (party_a) entry is the conflict as it was shown to it (`shown`, its
+    conflict_view; None when nothing of it is disclosed to it, and then it has no entry). The other party learns
+    of a conflict only as disclosed to it, which its notification entry records."""
+    for row, view in zip(rows, shown, strict=True):
+        stage(conn, EntryType.CONFLICT, {"event": "found", **row}, now, ())
+        if view is not None:
+            stage(conn, EntryType.CONFLICT, {"event": "shown", "conflict_id": row["id"], "party_id": row["party_a"],
+                                             "conflict": view}, now, [row["party_a"]])
 
 
 def stage_notifications(conn: sa.Connection, rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
@@ -188,6 +197,53 @@ def _load_key(state: ServiceState) -> Ed25519PrivateKey:
         return key
 
 
+def _follow_rotation(conn: sa.Connection, ledger: _Ledger) -> None:
+    """Sign with the store's current key: another process (or `deconflict ledger rotate-key`) may have rotated it."""
+    k = t.service_keys.c
+    row = conn.execute(sa.select(k.key_id, k.private_key).where(k.retired_at.is_(None))
+                       .order_by(k.created_at.desc()).limit(1)).first()
+    if row is not None and bytes(row.key_id) != key_id(ledger.key):
+        ledger.key = Ed25519PrivateKey.from_private_bytes(bytes(row.private_key))
+
+
+def rotate_key(db: sa.Engine, now: datetime) -> KeyRotation:
+    """Retire the current service key for a new one: the rotation record signed by both is stored, the old
+    private key is erased (it can sign nothing more), and heads from now on are signed by the new key."""
+    k = t.service_keys.c
+    with writing(db) as conn:
+        _lock_mover(conn)
+        row = conn.execute(sa.select(t.service_keys).where(k.retired_at.is_(None))
+                           .order_by(k.created_at.desc()).limit(1)).first()
+        if row is None:
+            raise NotFound("the store has no ledger key yet (the service creates it on first start)", field="db")
+        old = Ed25519PrivateKey.from_private_bytes(bytes(row.private_key))
+        new = Ed25519PrivateKey.generate()
+        rotation = sign_rotation(old, new, int(now.timestamp() * 1000))
+        conn.execute(sa.update(t.service_keys).where(k.key_id == row.key_id).values(retired_at=now,
+                                                                                   private_key=b""))
+        conn.execute(sa.insert(t.service_keys).values(
+            key_id=key_id(new), created_at=now, retired_at=None, public_key=rotation.new_key,
+            private_key=new.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())))
+        conn.execute(sa.insert(t.service_key_rotations).values(
+            new_key_id=key_id(new), old_key_id=bytes(row.key_id), old_key=rotation.old_key,
+            new_key=rotation.new_key, rotated_at_ms=rotation.rotated_at_ms, old_signature=rotation.old_signature,
+            new_signature=rotation.new_signature))
+    ledger = _LEDGERS.get(db)
+    if ledger is not None:
+        with ledger.lock:
+            ledger.key = new
+    log.info("rotated the service's ledger key %s -> %s", key_id(old).hex(), key_id(new).hex())
+    return rotation
+
+
+def rotations(conn: sa.Connection) -> list[KeyRotation]:
+    """The service's key rotations, oldest first."""
+    r = t.service_key_rotations.c
+    return [KeyRotation(bytes(x.old_key), bytes(x.new_key), int(x.rotated_at_ms), bytes(x.old_signature),
+                        bytes(x.new_signature))
+            for x in conn.execute(sa.select(t.service_key_rotations).order_by(r.rotated_at_ms, r.new_key_id))]
+
+
 def open_ledger(state: ServiceState) -> None:
     """At start-up: load (or create) the service key and rebuild this process's log from `ledger_entries`,
     checking it against the latest signed head."""
@@ -252,6 +308,7 @@ def sequence(state: ServiceState) -> int:
         try:
             with writing(state.db) as conn:
                 _lock_mover(conn)
+                _follow_rotation(conn, ledger)
                 merkle = _current_log(conn, ledger)
                 rows = conn.execute(sa.select(t.ledger_outbox).order_by(o.seq).limit(BATCH)).all()
                 if rows:
@@ -283,7 +340,11 @@ def sequence(state: ServiceState) -> int:
 # -- reads for the API -----------------------------------------------------------------------------------------
 
 def public_key(state: ServiceState) -> Ed25519PublicKey:
-    return _ledger(state).key.public_key()
+    """The key that signs heads now (following a rotation made by another process)."""
+    ledger = _ledger(state)
+    with ledger.lock, state.db.connect() as conn:
+        _follow_rotation(conn, ledger)
+        return ledger.key.public_key()
 
 
 @dataclass(frozen=True)
@@ -334,7 +395,10 @@ def party_entries(conn: sa.Connection, party_id: str, size: int, until: datetime
     out: list[tuple[int, LedgerEntry]] = []
     at = 0
     while at < size:
-        query = sa.select(e.idx, e.entry, e.parties).where(e.idx >= at, e.idx < size)
+        query = sa.select(e.idx, e.entry, e.parties).where(
+            e.idx >= at, e.idx < size,
+            # a cheap text pre-filter (the JSON list holds the id quoted); membership is checked exactly below
+            sa.cast(e.parties, sa.Text).contains(f'"{party_id}"', autoescape=True))
         if until is not None:
             query = query.where(e.created_at <= until)
         rows = conn.execute(query.order_by(e.idx).limit(BATCH)).all()

@@ -169,7 +169,8 @@ def _write(
         stage_version(conn, decl_id, version, now)
         if records:
             conn.execute(sa.insert(t.conflicts), [_conflict_row(r) for r in records])
-            stage_conflicts(conn, [_conflict_row(r) for r in records], now)
+            stage_conflicts(conn, [_conflict_row(r) for r in records],
+                            [conflict_view(r, party, cache, loader) for r in records], now)
         seq = _log_change(conn, "declaration", decl_id, version, now)
         written = _RowView(id=decl_id, created_at=now, **row)
         told, late_under_block = plan_notifications(conn, state, party, written, records, loader, now, seq)

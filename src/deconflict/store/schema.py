@@ -361,6 +361,19 @@ tree_head_cosignatures = sa.Table(
 
 __all__ += ["tree_head_cosignatures"]
 
+service_key_rotations = sa.Table(  # the service's key handed over, signed by both keys (core.ledger.keys)
+    "service_key_rotations", metadata,
+    sa.Column("new_key_id", sa.LargeBinary(32), primary_key=True),
+    sa.Column("old_key_id", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("old_key", sa.LargeBinary(32), nullable=False),
+    sa.Column("new_key", sa.LargeBinary(32), nullable=False),
+    sa.Column("rotated_at_ms", sa.BigInteger, nullable=False),
+    sa.Column("old_signature", sa.LargeBinary(64), nullable=False),
+    sa.Column("new_signature", sa.LargeBinary(64), nullable=False),
+)
+
+__all__ += ["service_key_rotations"]
+
 # -- live tracks (migration 0009, issue 6): each party's registered assets (an asset belongs to one party), the
 # -- last accepted position of each track (so a restart is not blind), tactical alerts between two tracks --------
 assets = sa.Table(

@@ -5,6 +5,7 @@ cosigned tree heads, and offline verification of a bundle. No I/O and no clock: 
                proofs (RFC 6962 2.1.1/2.1.2) and their checks (RFC 9162 2.1.3.2/2.1.4.2)
     canonical  EntryType, LedgerEntry, encode_entry/decode_entry (version 1, one byte string per entry)
     tree_head  TreeHead, SignedTreeHead, Cosignature; sign_tree_head, cosign, check_signed_tree_head
+    keys       KeyRotation: the service's key handed over, signed by both keys; trusted_service_keys
     verify     Bundle, BundleEntry; verify_bundle -> VerificationReport (first Break: part, position, entry)
     reconstruct  picture_at: what a party knew at a time, from the entries it may see (GET /v1/ledger/picture)
 """
@@ -19,6 +20,7 @@ from .canonical import (
     encode_entry,
     encode_value,
 )
+from .keys import KeyRotation, check_rotation, rotation_bytes, sign_rotation, trusted_service_keys
 from .merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -68,6 +70,7 @@ __all__ = [
     "HeadFailure",
     "HeadProblem",
     "KeyRing",
+    "KeyRotation",
     "LedgerEntry",
     "MerkleLog",
     "Part",
@@ -79,6 +82,7 @@ __all__ = [
     "check_consistency",
     "check_cosignature",
     "check_inclusion",
+    "check_rotation",
     "check_signed_tree_head",
     "consistency_proof",
     "cosign",
@@ -94,8 +98,11 @@ __all__ = [
     "range_root",
     "root_from_inclusion",
     "root_of",
+    "rotation_bytes",
+    "sign_rotation",
     "sign_tree_head",
     "split_point",
+    "trusted_service_keys",
     "verify_bundle",
     "verify_consistency",
     "verify_inclusion",

@@ -12,7 +12,8 @@ What X knew, and from which entries:
   `delivered`): a notice not yet delivered was not yet known. Precision `full` when the payload's declaration
   view carries the volumes, else `conflict_area` when one of its conflicts carries the clipped area, else
   `coarse` (the grid cells); a declaration disclosed with none of these (`disclosure: none`) is not drawn.
-- Notifications delivered to X by T (NOTIFICATION_DELIVERY `created` + `delivered`), their ack state at T from
+- Notifications delivered to X by T (NOTIFICATION_DELIVERY `created` + `delivered`), with the precision of the
+  geometry they disclosed (`none` when they carry no shape of another party's declaration), their ack state at T from
   ACKNOWLEDGEMENT and ESCALATION entries: acknowledged (with reply) > escalated (level) > overdue (past the
   ack deadline) > pending.
 - Alerts: from the alert notifications raised for X (reason `alert`, payload `alert`: the alert as X was shown
@@ -21,8 +22,9 @@ What X knew, and from which entries:
   alert id (`alert_id` or `id`), event (`event`: raised / updated / cleared; or `state`), parties (`parties`,
   or `party_a`/`party_b`), raised time (`raised_at`, else the entry's time), and the tracks (`tracks` or
   `positions`: a list, or a mapping keyed by track key; each with `lat`, `lng`, an altitude as `alt_m`,
-  `altitude_m` or `alt`, a time as `time` or `t`, and optionally `key` and `owner_id`). A track owned by X keeps
-  its key; any other track is named `alert:<alert id>:<n>` unless an alert notification disclosed its identity
+  `altitude_m` or `alt`, a time as `time` or `t` (RFC 3339) or `t_s` (seconds since the epoch), and optionally
+  `key` and the owner as `owner_id`, `owner` or `party_id`). A track owned by X keeps its key; any other track is
+  named as the alert notifications named it (its identity only when disclosed), else `alert:<alert id>:other`
   (a position is shown to both sides of an alert; who flies it only as the agreement discloses).
 - Tracks: the service keeps no track history, so the last position of each aircraft known at T is the last one
   an alert entry or alert notification recorded by T carried.
@@ -200,7 +202,7 @@ def _other_declaration(body: Mapping[str, Any]) -> dict[str, Any] | None:
     payload = body.get("payload")
     if not isinstance(payload, Mapping):
         return None
-    view = payload.get("declaration")
+    view = payload.get("declaration", payload.get("hazard"))  # an induced-hazard notice shows the hazard
     view = view if isinstance(view, Mapping) else {}
     decl_id = body.get("declaration_id") or view.get("id")
     if decl_id is None:
@@ -246,7 +248,11 @@ def _position(key: str, track: Mapping[str, Any], when: datetime) -> dict[str, A
     lat, lng = _num(track, "lat"), _num(track, "lng")
     if lat is None or lng is None:
         return None
-    t = parse_time(track.get("time", track.get("t"))) or when
+    t = parse_time(track.get("time", track.get("t")))
+    seconds = _num(track, "t_s")
+    if t is None and seconds is not None and abs(seconds) < 1e11:
+        t = datetime.fromtimestamp(seconds, UTC)
+    t = t or when
     return {"key": key, "lat": lat, "lng": lng, "alt_m": _alt(track), "t": _iso(t)}
 
 
@@ -398,7 +404,8 @@ def _alert_entry(body: Mapping[str, Any], when: datetime, party_id: str, alert_o
         if isinstance(p, str) and p not in alert.parties:
             alert.parties.append(p)
     items = _track_items(body.get("tracks", body.get("positions")))
-    foreign = [n for n, (key, track) in enumerate(items) if key is None or track.get("owner_id") != party_id]
+    foreign = [n for n, (key, track) in enumerate(items)
+               if key is None or party_id not in (track.get("owner_id"), track.get("owner"), track.get("party_id"))]
     for n, (key, track) in enumerate(items):
         if n in foreign:
             key = alert.other_key if len(foreign) == 1 else f"alert:{alert_id}:{n}"
@@ -411,8 +418,8 @@ def _notification(nid: Any, made: tuple[Mapping[str, Any], datetime], done: Mapp
     body, _ = made
     payload = body.get("payload") if isinstance(body.get("payload"), Mapping) else {}
     assert isinstance(payload, Mapping)
-    view = payload.get("declaration") if isinstance(payload.get("declaration"), Mapping) else {}
-    assert isinstance(view, Mapping)
+    view = payload.get("declaration", payload.get("hazard"))
+    view = view if isinstance(view, Mapping) else {}
     if isinstance(payload.get("alert"), Mapping):
         precision = "full"
     else:

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ...errors import InvalidInput
 from .canonical import decode_entry
+from .keys import KeyRotation, trusted_service_keys
 from .merkle import HASH_SIZE, check_consistency
 from .tree_head import SignedTreeHead, check_signed_tree_head, key_ring
 
@@ -68,6 +69,7 @@ class Bundle:
     heads: tuple[SignedTreeHead, ...]
     consistency: tuple[tuple[bytes, ...], ...]
     entries: tuple[BundleEntry, ...]
+    rotations: tuple[KeyRotation, ...] = ()  #: the service's key rotations (keys.py), oldest first
 
 
 class Part(enum.StrEnum):
@@ -95,6 +97,7 @@ class BreakReason(enum.StrEnum):
     ENTRY_MISMATCH = "entry_mismatch"  #: the entry (or its proof's lower hashes) does not give the signed node
     PROOF_MISMATCH = "proof_mismatch"  #: a proof hash differs from the signed node at its position
     NOT_CANONICAL = "not_canonical"  #: the entry's bytes are not a canonical entry (with check_canonical)
+    KEY_ROTATION_INVALID = "key_rotation_invalid"  #: a key rotation record's signatures do not both verify
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +242,8 @@ def verify_bundle(
 ) -> VerificationReport:
     """Check every signature and proof of `bundle` with the public keys only; stop at the first break.
 
-    service_keys: the service's key (or keys by key_id). cosigner_keys: parties' keys whose cosignatures are
+    service_keys: the service's key (or keys by key_id); with the bundle's key rotations, every key tied to
+    them by valid rotation records is trusted too. cosigner_keys: parties' keys whose cosignatures are
     checked; a cosignature by another key is a break unless `ignore_unknown_cosigners`. required_cosigners: key
     ids that must have cosigned every head. check_canonical: also decode each entry (slower; the proofs already
     cover its bytes).
@@ -254,6 +258,13 @@ def verify_bundle(
 
     if not heads:
         return report(Break(Part.BUNDLE, 0, BreakReason.NO_HEADS, "the bundle has no signed tree head"))
+    if bundle.rotations:  # the keys the given ones hand over to (or took over from) sign heads too
+        anchors = service_keys.values() if isinstance(service_keys, Mapping) else [service_keys]
+        ring, bad = trusted_service_keys(anchors, bundle.rotations)
+        if bad is not None:
+            return report(Break(Part.BUNDLE, bad[0], BreakReason.KEY_ROTATION_INVALID,
+                                f"key rotation {bad[0]}: {bad[1]}"))
+        service_keys = ring
     for pos, sth in enumerate(heads):
         problem = check_signed_tree_head(sth, service_keys, cosigners, required_cosigners=required,
                                          ignore_unknown_cosigners=ignore_unknown_cosigners)

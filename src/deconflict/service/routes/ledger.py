@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ...core.ledger import Cosignature, SignedTreeHead, check_cosignature, key_id
+from ...core.ledger import Cosignature, KeyRotation, SignedTreeHead, check_cosignature, key_id
 from ...core.ledger.reconstruct import parse_time
 from ...errors import Conflict, Forbidden, InvalidInput, MalformedRequest, NotFound
 from ...store import schema as t
@@ -25,7 +25,16 @@ from ...store.database import writing
 from ..auth import current_party
 from ..bodies import parse_body, strict_query
 from ..engine_cache import PartyInfo
-from ..ledger import consistency, entry_with_proof, head_of_size, latest_head, picture, public_key
+from ..ledger import (
+    consistency,
+    entry_with_proof,
+    head_of_size,
+    latest_head,
+    picture,
+    public_key,
+    rotate_key,
+    rotations,
+)
 from ..state import ServiceState
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"], dependencies=[Depends(strict_query)])
@@ -96,14 +105,40 @@ def _cosign(state: ServiceState, party_id: str, size: int, body: CosignIn) -> Si
         return with_cosignatures(conn, head)
 
 
-@router.get("/key", summary="The service's Ed25519 public key, which signs the tree heads")
-async def get_key(request: Request, party: PartyInfo = Depends(current_party)) -> dict[str, Any]:
+def rotation_json(r: KeyRotation) -> dict[str, Any]:
+    return {"old_key": b64(r.old_key), "new_key": b64(r.new_key), "rotated_at_ms": r.rotated_at_ms,
+            "old_signature": b64(r.old_signature), "new_signature": b64(r.new_signature)}
+
+
+def _key_json(state: ServiceState) -> dict[str, Any]:
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-    key = await run_in_threadpool(public_key, request.app.state.svc)
+    key = public_key(state)
+    with state.db.connect() as conn:
+        history = rotations(conn)
     return {"algorithm": "Ed25519", "key_id": b64(key_id(key)),
             "public_key": b64(key.public_bytes(Encoding.Raw, PublicFormat.Raw)),
-            "public_key_pem": key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode("ascii")}
+            "public_key_pem": key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode("ascii"),
+            "rotations": [rotation_json(r) for r in history]}
+
+
+@router.get("/key", summary="The service's Ed25519 public key, which signs the tree heads, and its rotations")
+async def get_key(request: Request, party: PartyInfo = Depends(current_party)) -> dict[str, Any]:
+    return await run_in_threadpool(_key_json, request.app.state.svc)
+
+
+@router.post("/key/rotate", status_code=201, summary="Administrator: retire the service key for a new one "
+             "(heads from now on are signed by the new key; the rotation record, signed by both, ties them)")
+async def post_rotate(request: Request, party: PartyInfo = Depends(current_party)) -> dict[str, Any]:
+    if party.role != "admin":
+        raise Forbidden("only the administrator rotates the service key", field="authorization")
+    state: ServiceState = request.app.state.svc
+
+    def rotate() -> dict[str, Any]:
+        rotate_key(state.db, state.clock())
+        return _key_json(state)
+
+    return await run_in_threadpool(rotate)
 
 
 @router.get("/tree-head", summary="The latest signed tree head")
