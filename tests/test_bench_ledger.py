@@ -12,6 +12,7 @@ from deconflict.cli import app
 def test_bench_ledger_tiny() -> None:
     result = CliRunner().invoke(app, ["bench", "ledger", "--entries", "5000", "--proofs", "50",
                                       "--bundle-entries", "300", "--appends", "500", "--baseline-sample", "100",
+                                      "--sqlite-appends", "2500", "--stage-batch", "400",
                                       "--json"])
     assert result.exit_code == 0, result.output
     lines = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
@@ -21,7 +22,10 @@ def test_bench_ledger_tiny() -> None:
     assert line["sha256"]["hashes_per_s"] > 0 and line["sha256"]["bulk_mb_per_s"] > 0
     append = line["append"]
     assert append["appends"] == 500 and append["in_memory_per_s"] > 0 and append["with_encoding_per_s"] > 0
-    assert append["sqlite_batched_per_s"] is None and "SQLite" in append["note"]
+    sqlite = line["sqlite"]  # every staged entry was sequenced (the bench asserts it), in batches of 400
+    assert (sqlite["entries"], sqlite["stage_batch"]) == (2500, 400)
+    assert min(sqlite["stage_per_s"], sqlite["sequence_per_s"], sqlite["sqlite_batched_per_s"]) > 0
+    assert isinstance(sqlite["meets_target"], bool)
     assert line["build"]["leaves_per_s"] > 0 and line["build"]["memory_mb"] > 0
     for key in ("inclusion_proof", "consistency_proof"):
         assert line[key]["samples"] == 50

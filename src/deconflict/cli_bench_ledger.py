@@ -18,11 +18,14 @@ def bench_ledger(
     bundle_entries: int = typer.Option(1_000_000, min=1, help="Entries in the bundle whose verification is timed."),
     appends: int = typer.Option(200_000, min=1, help="Single appends timed (in-memory appends/s)."),
     baseline_sample: int = typer.Option(100_000, min=1, help="Bundle entries checked in full for the baseline."),
+    sqlite_appends: int = typer.Option(100_000, min=1, help="Entries staged and sequenced on a fresh SQLite store."),
+    stage_batch: int = typer.Option(1_000, min=1, help="Entries staged per transaction on SQLite."),
     seed: int = typer.Option(1, help="Seed of the synthetic entries and the proof positions."),
     as_json: bool = typer.Option(True, "--json/--no-json", help="Print one JSON line (the only format)."),
 ) -> None:
-    """Appends/s into the in-memory log, inclusion/consistency proof p50/p99 at `entries`, and verification of a
-    `bundle-entries` bundle, beside the raw SHA-256 rate and baselines measured in the same run."""
+    """Appends/s into the in-memory log and on SQLite through the service's staging and sequencing,
+    inclusion/consistency proof p50/p99 at `entries`, and verification of a `bundle-entries` bundle, beside the raw
+    SHA-256 rate and baselines measured in the same run."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -40,5 +43,5 @@ def bench_ledger(
 
     with bar:
         line = ledger.run(entries, proofs, bundle_entries, appends, seed, progress=progress,
-                          baseline_sample=baseline_sample)
+                          baseline_sample=baseline_sample, sqlite_appends=sqlite_appends, stage_batch=stage_batch)
     print(json.dumps(line), flush=True)
