@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from deconflict.core.ledger import EntryType, decode_entry
 from deconflict.service.scheduler import tick
 from deconflict.service.server import RunningService, start_in_thread
 
 from .service_helpers import T0, Api, ManualClock, world
+from .test_ledger_service import _entries, _key, _verified_entry
 
 FT = 0.3048
 AGREEMENT = {"parties": ["air", "ngo"], "disclosure": "full", "policy": "require_ack"}
@@ -190,3 +192,42 @@ def test_a_restart_reads_the_last_positions_back(db_url: str, clock: ManualClock
         assert alert["other"]["party"] == "ngo"
     finally:
         again.stop()
+
+
+def test_alert_events_go_into_the_record_with_positions_prediction_and_minima(timed: RunningService,
+                                                                                clock: ManualClock) -> None:
+    _, apis = _world(timed)
+    apis["air"].put("/v1/parties/me/assets", json={"icao24": ["abc123"]})
+    apis["ngo"].put("/v1/parties/me/assets", json={"asset_ids": ["drone-7"]})
+    _head_on(apis, T0, {"icao24": "abc123"}, {"asset_id": "drone-7"})
+    tick(timed.state)  # raised
+    clock.advance(6)
+    # the drone turns 5 degrees left: the predicted miss distance grows by some 570 m (an update), then both go quiet
+    _post(apis["stranger"], report(T0 + timedelta(seconds=6), 8.1916, 265.0, asset_id="drone-7"))
+    tick(timed.state)
+    clock.advance(40)
+    tick(timed.state)  # cleared
+    (alert,) = _alerts(apis["air"], "cleared")
+    found = [(int(r.idx), decode_entry(bytes(r.entry))) for r in _entries(timed)]
+    mine = [(idx, e.body) for idx, e in found if e.type is EntryType.ALERT]
+    assert [b["event"] for _, b in mine] == ["raised", "updated", "cleared"]
+    assert [b["version"] for _, b in mine] == [1, 2, 3]
+    air_id, ngo_id = (next(p for p, i in timed.state.cache.parties.items() if i.name == n) for n in ("air", "ngo"))
+    for _, body in mine:
+        assert body["alert_id"] == alert["id"]
+        assert sorted(body["parties"]) == sorted([air_id, ngo_id])
+        assert body["minima"] == {"lateral_m": 1000.0, "vertical_m": 150.0, "lookahead_s": 300.0}
+        assert set(body["tracks"]) == {"icao:abc123", "asset:drone-7"}
+    raised, updated, cleared = (b for _, b in mine)
+    assert raised["tracks"]["icao:abc123"] == {"lat": 50.0, "lng": 8.0, "alt_m": 3000.0, "t_s": T0.timestamp(),
+                                               "owner_id": air_id}
+    assert raised["finding"]["horizontal_m"] < 1000.0 and raised["finding"]["t_in_s"] > 0
+    assert updated["tracks"]["asset:drone-7"]["lng"] == 8.1916 and updated["tracks"]["asset:drone-7"]["owner_id"] \
+        == ngo_id
+    assert cleared["finding"] == updated["finding"]  # the last prediction seen
+    # each owner can fetch and verify the entries; a third party cannot
+    key = _key(apis["air"])
+    for idx, _ in mine:
+        assert _verified_entry(apis["air"], idx, key) is None
+        assert _verified_entry(apis["ngo"], idx, key) is None
+        assert apis["stranger"].get(f"/v1/ledger/entries/{idx}").status_code == 404

@@ -11,7 +11,10 @@
   (pairs sharing an agreement: the agreement's lateral and vertical minima; other pairs and unidentified tracks:
   5 NM / 1,000 ft) and a 300 s look-ahead; `AlertBook` for hysteresis. Each alert is stored (`alerts`); on
   raised and updated events each identified owner is notified (reason `alert`) through `insert_notifications`
-  (stream, polling, webhooks, ledger). An unidentified track's side is told nothing.
+  (stream, polling, webhooks, ledger). An unidentified track's side is told nothing. Every event (raised,
+  updated, cleared) is also staged as an ALERT ledger entry in the same transaction (`_stage_alert`: alert_id,
+  event, version, parties, tracks {key: lat, lng, alt_m, t_s, owner_id}, finding, minima), fetchable by the
+  identified owners, from which the picture at a time can be rebuilt.
 - Need-to-know: a party sees the alerts of its own aircraft; of the other aircraft it is always shown where it
   is and how it moves (it must avoid it), and who it is (party, callsign, addresses) only when an agreement
   between the two discloses in full. Unidentified traffic shows what it broadcasts (address, callsign).
@@ -34,6 +37,7 @@ import numpy as np
 import sqlalchemy as sa
 from pydantic import AwareDatetime, Field, StringConstraints
 
+from ..core.ledger import EntryType
 from ..core.protocol import Disclosure, NoticeReason
 from ..core.tactical import (
     DEFAULT_LATERAL_M,
@@ -55,6 +59,7 @@ from ..store.database import writing
 from .bodies import _Strict
 from .codec import iso
 from .engine_cache import PartyInfo
+from .ledger import stage
 from .notifications import insert_notifications, notification_row
 from .state import ServiceState
 
@@ -312,8 +317,8 @@ def _minima(state: ServiceState, owners: list[str]) -> tuple[PartyMinima, dict[t
 def _track_json(batch: TrackBatch, i: int) -> dict[str, Any]:
     return {"icao24": batch.icao24[i] or None, "callsign": batch.callsign[i] or None,
             "asset_id": batch.asset_id[i] or None, "owner_id": batch.owner[i],
-            "time": iso(datetime.fromtimestamp(float(batch.t_s[i]), UTC)), "lat": float(batch.lat_deg[i]),
-            "lng": float(batch.lng_deg[i]), "altitude_m": float(batch.alt_m[i]),
+            "time": iso(datetime.fromtimestamp(float(batch.t_s[i]), UTC)), "t_s": float(batch.t_s[i]),
+            "lat": float(batch.lat_deg[i]), "lng": float(batch.lng_deg[i]), "altitude_m": float(batch.alt_m[i]),
             "ground_speed_mps": float(batch.gs_mps[i]), "track_deg": float(batch.track_deg[i]),
             "vertical_rate_mps": float(batch.vs_mps[i])}
 
@@ -370,13 +375,15 @@ def _record(state: ServiceState, conn: sa.Connection, ev: AlertEvent, alert_id: 
 
     al = t.alerts.c
     row = conn.execute(sa.select(t.alerts).where(al.id == alert_id)).first()
+    finding = _finding_json(ev, now_dt)
     if ev.kind is EventKind.CLEARED:
         if row is not None:
             conn.execute(sa.update(t.alerts).where(al.id == alert_id).values(
                 state="cleared", cleared_at=now_dt, updated_at=now_dt, version=row.version + 1))
+            _stage_alert(conn, ev, SimpleNamespace(**{**row._asdict(), "version": row.version + 1}),
+                         {**row.tracks, **tracks}, row.finding, now_dt)
         return
     key_a, key_b = ev.pair
-    finding = _finding_json(ev, now_dt)
     if row is None:
         party_a = tracks.get(key_a, {}).get("owner_id")
         party_b = tracks.get(key_b, {}).get("owner_id")
@@ -393,6 +400,7 @@ def _record(state: ServiceState, conn: sa.Connection, ev: AlertEvent, alert_id: 
         conn.execute(sa.update(t.alerts).where(al.id == alert_id).values(
             finding=finding, tracks=values["tracks"], version=values["version"], updated_at=now_dt))
     alert = SimpleNamespace(**values)
+    _stage_alert(conn, ev, alert, alert.tracks, finding, now_dt)
     recipients = [p for p in (alert.party_a, alert.party_b) if p is not None]
     if not recipients:
         return
@@ -417,6 +425,20 @@ def _record(state: ServiceState, conn: sa.Connection, ev: AlertEvent, alert_id: 
         written["next_escalation_at"] = None  # an alert is renewed by its updates, not escalated
         rows.append(written)
     insert_notifications(conn, rows, now_dt, state.cache.hooked)
+
+
+def _stage_alert(conn: sa.Connection, ev: AlertEvent, alert: Any, tracks: dict[str, dict[str, Any]],
+                 finding: dict[str, Any], now_dt: datetime) -> None:
+    """The alert's event into the record, in the caller's transaction: where each aircraft was (as last known),
+    the prediction and the minima; its identified owners may fetch it (the picture at a time T is rebuilt from
+    these entries)."""
+    parties = [p for p in (alert.party_a, alert.party_b) if p is not None]
+    where = {k: {"lat": tr["lat"], "lng": tr["lng"], "alt_m": tr["altitude_m"],
+                 "t_s": tr.get("t_s", datetime.fromisoformat(tr["time"]).timestamp()), "owner_id": tr["owner_id"]}
+             for k, tr in sorted(tracks.items())}
+    stage(conn, EntryType.ALERT, {"alert_id": alert.id, "event": ev.kind.value, "version": alert.version,
+                                  "kind": "separation", "pair": list(ev.pair), "parties": parties,
+                                  "tracks": where, "finding": finding, "minima": alert.minima}, now_dt, parties)
 
 
 # -- reading alerts -----------------------------------------------------------------------------------------------
