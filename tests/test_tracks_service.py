@@ -3,8 +3,11 @@ scheduler's tick with hysteresis, alert notifications to the owners only, need-t
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
+
+from websockets.sync.client import connect
 
 from deconflict.core.ledger import EntryType, decode_entry
 from deconflict.service.scheduler import tick
@@ -231,3 +234,38 @@ def test_alert_events_go_into_the_record_with_positions_prediction_and_minima(ti
         assert _verified_entry(apis["air"], idx, key) is None
         assert _verified_entry(apis["ngo"], idx, key) is None
         assert apis["stranger"].get(f"/v1/ledger/entries/{idx}").status_code == 404
+
+
+def test_websocket_ingest_answers_each_batch_and_survives_bad_ones(timed: RunningService) -> None:
+    _, apis = _world(timed)
+    apis["air"].put("/v1/parties/me/assets", json={"icao24": ["abc123"]})
+    url = timed.url.replace("http://", "ws://") + "/v1/tracks/stream"
+    good = report(T0, 8.0, 90.0, icao24="abc123")
+    with connect(url) as ws:
+        ws.send(json.dumps({"token": apis["air"].token}))
+        assert json.loads(ws.recv(timeout=10)) == {"type": "hello", "party": "air"}
+        ws.send(json.dumps({"source": "ws-1", "reports": [good, {**good, "altitude_m": 123_100 * FT}]}))
+        first = json.loads(ws.recv(timeout=10))
+        assert first["type"] == "ingested" and first["n"] == 1
+        assert (first["accepted"], first["rejected"], first["rejected_by_reason"]) == (1, 1, {"altitude": 1})
+        ws.send("{not json")
+        bad = json.loads(ws.recv(timeout=10))
+        assert bad["type"] == "error" and bad["n"] == 2 and bad["error"]["code"] == "malformed_request"
+        ws.send(json.dumps({"source": "ws-1", "reports": [{**good, "lat": "50"}]}))
+        field = json.loads(ws.recv(timeout=10))
+        assert field["error"]["field"] == "reports[0].lat" and field["n"] == 3
+        ws.send(json.dumps({"source": "ws-1", "reports": [good] * 5001}))
+        assert json.loads(ws.recv(timeout=10))["error"]["field"] == "reports"
+        ws.send(b"x" * (2 * 1024 * 1024 + 1))
+        assert json.loads(ws.recv(timeout=10))["error"]["code"] == "too_large"
+        # still open: the next good batch is taken, in the same source's totals
+        ws.send(json.dumps({"source": "ws-1", "reports": [report(T0 + timedelta(seconds=1), 8.0014, 90.0,
+                                                                  icao24="abc123")]}))
+        last = json.loads(ws.recv(timeout=10))
+        assert last["n"] == 6 and last["accepted"] == 1 and last["totals"]["accepted"] == 2
+    (stats,) = apis["air"].get("/v1/tracks/stats").json()["sources"]
+    assert (stats["source"], stats["batches"], stats["accepted"], stats["rejected"]) == ("ws-1", 2, 2, 1)
+    with connect(url) as ws:
+        ws.send(json.dumps({"token": "dcf_forged"}))
+        refused = json.loads(ws.recv(timeout=10))
+        assert refused["type"] == "error" and refused["error"]["code"] == "not_authenticated"
