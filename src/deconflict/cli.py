@@ -20,6 +20,7 @@ app.add_typer(__import__("deconflict.cli_scenario", fromlist=["scenario_app"]).s
 app.command("watch")(__import__("deconflict.cli_liaison", fromlist=["watch"]).watch)
 app.command("send")(__import__("deconflict.cli_liaison", fromlist=["send"]).send)
 app.command("replay-tracks")(__import__("deconflict.feeds.cli", fromlist=["*"]).replay_tracks)
+app.command("feed")(__import__("deconflict.feeds.cli", fromlist=["*"]).feed)
 app.command("export")(__import__("deconflict.cli_ledger", fromlist=["*"]).export)
 app.command("verify")(__import__("deconflict.cli_ledger", fromlist=["*"]).verify)
 app.add_typer(__import__("deconflict.cli_ledger", fromlist=["*"]).ledger_app, name="ledger")
