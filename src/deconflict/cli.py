@@ -58,6 +58,7 @@ def bench_strategic(
 bench_app.command("service")(__import__("deconflict.cli_bench_service", fromlist=["*"]).bench_service)
 bench_app.command("hotline")(__import__("deconflict.cli_bench_hotline", fromlist=["*"]).bench_hotline)
 bench_app.command("tactical")(__import__("deconflict.cli_bench_tactical", fromlist=["*"]).bench_tactical)
+bench_app.command("feeds")(__import__("deconflict.cli_bench_feeds", fromlist=["*"]).bench_feeds)
 bench_app.command("ledger")(__import__("deconflict.cli_bench_ledger", fromlist=["*"]).bench_ledger)
 bench_app.command("f3548")(__import__("deconflict.cli_bench_f3548", fromlist=["*"]).bench_f3548)
 
