@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from deconflict.bench import feeds as feeds_bench
 from deconflict.cli import app
 from deconflict.client import Client
 from deconflict.core.tactical import TrackTable
-from deconflict.feeds.beast import BEAST_CLOCK_HZ, BeastFrame, beast_encode
 from deconflict.feeds.forward import Decoding, ForwardStats, forward, reports_json
 from deconflict.feeds.sbs1 import format_sbs1
 from deconflict.service.server import RunningService
@@ -54,11 +54,7 @@ def sbs1_wire() -> bytes:
 @pytest.fixture(scope="module")
 def beast_wire() -> bytes:
     """The CDG flight's first 20,000 recorded frames, re-framed as Beast with the receiver's 12 MHz counter."""
-    rows = [json.loads(line) for line in _need(FLIGHT).read_text().splitlines()[:20_000]]
-    t0 = rows[0]["timestamp"]
-    return b"".join(beast_encode(BeastFrame("3" if len(r["frame"]) == 28 else "2",
-                                            round((r["timestamp"] - t0) * BEAST_CLOCK_HZ), 128,
-                                            bytes.fromhex(r["frame"]))) for r in rows)
+    return feeds_bench.beast_wire(_need(FLIGHT), 20_000)[0]
 
 
 def _expected(kind: str, wire: bytes) -> dict[str, int]:
@@ -99,6 +95,12 @@ async def _serve(wire: bytes, kind: str) -> tuple[asyncio.Server, int, asyncio.E
     return server, server.sockets[0].getsockname()[1], served
 
 
+async def _all_read(rounds: list[ForwardStats], size: int) -> None:
+    """Until the reader has taken in every byte the receiver sent (the statistics of a round say so)."""
+    while not rounds or rounds[-1].tcp["bytes"] < size:
+        await asyncio.sleep(0.02)
+
+
 def _party(service: RunningService) -> str:
     assert service.admin_token is not None
     _, apis = world(service.url, service.admin_token, ["radar"], [])
@@ -120,10 +122,12 @@ def test_forward_posts_what_the_receiver_sends(service: RunningService, kind: st
         async def fast(_: float) -> None:
             await asyncio.sleep(0.01)
 
-        task = asyncio.create_task(forward("127.0.0.1", port, Decoding(kind), lambda r: client.post_tracks(  # type: ignore[arg-type]
+        # the receiver's counter anchored as in _expected (times go to the microsecond, as JSON carries them)
+        decoding = Decoding(kind, clock=lambda: 1.7e9)  # type: ignore[arg-type]
+        task = asyncio.create_task(forward("127.0.0.1", port, decoding, lambda r: client.post_tracks(
             r, f"{kind}-test"), stop, source=f"{kind}-test", interval_s=0.1, on_stats=rounds.append, sleep=fast))
         await asyncio.wait_for(served.wait(), 60)
-        await asyncio.sleep(0.3)
+        await asyncio.wait_for(_all_read(rounds, len(wire)), 60)
         stop.set()
         stats = await asyncio.wait_for(task, 60)
         server.close()
@@ -141,7 +145,7 @@ def test_forward_posts_what_the_receiver_sends(service: RunningService, kind: st
         k: v for k, v in expected.items() if k != "accepted"}
     assert source["source"] == f"{kind}-test" and source["accepted"] == expected["accepted"]
     assert source["rejected"] == sum(expected.values()) - expected["accepted"]
-    assert len(rounds) > 2  # statistics came out as it ran, not only at the end
+    assert rounds and rounds[-1].service.as_dict() == got  # the statistics hook saw the final counts
 
 
 def test_reports_wait_while_the_service_is_away(sbs1_wire: bytes) -> None:
@@ -159,10 +163,11 @@ def test_reports_wait_while_the_service_is_away(sbs1_wire: bytes) -> None:
     async def scenario() -> ForwardStats:
         server, port, served = await _serve(sbs1_wire, "sbs1")
         stop = asyncio.Event()
+        rounds: list[ForwardStats] = []
         task = asyncio.create_task(forward("127.0.0.1", port, Decoding("sbs1"), post, stop, interval_s=0.05,
-                                           max_pending=2_000))
+                                           max_pending=2_000, on_stats=rounds.append))
         await asyncio.wait_for(served.wait(), 60)
-        await asyncio.sleep(0.3)
+        await asyncio.wait_for(_all_read(rounds, len(sbs1_wire)), 60)
         stop.set()
         stats = await task
         server.close()
@@ -205,7 +210,7 @@ def test_cli_feed_prints_statistics_per_source(service: RunningService, receiver
     token = _party(service)
     env = {"DECONFLICT_TOKEN": token, "DECONFLICT_URL": service.url, "COLUMNS": "200"}
     result = CliRunner().invoke(app, ["feed", "sbs1", "--connect", f"127.0.0.1:{receiver}", "--source", "roof",
-                                      "--interval", "0.2", "--duration", "3", "--every", "1"], env=env)
+                                      "--interval", "0.2", "--duration", "5", "--every", "1"], env=env)
     assert result.exit_code == 0, result.output
     assert "source roof" in result.output and "service accepted" in result.output
     summary = json.loads(result.output.strip().splitlines()[-1])

@@ -11,8 +11,6 @@ batch from a feed must not cut off the good ones after it.
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 
@@ -20,7 +18,7 @@ from ...errors import DeconflictError
 from ..bodies import validate_json
 from ..errors import MAX_BODY_BYTES, _code, error_body
 from ..state import ServiceState
-from ..stream import AUTH_TIMEOUT_S, _authenticate
+from ..stream import authenticated
 from ..tactical import TracksIn, ingest
 
 router = APIRouter()
@@ -29,18 +27,11 @@ MAX_MESSAGE_BYTES = MAX_BODY_BYTES  #: the same bound as a POST /v1/tracks body
 
 @router.websocket("/v1/tracks/stream")
 async def tracks_stream(websocket: WebSocket) -> None:
-    await websocket.accept()
+    hello = await authenticated(websocket)
+    if hello is None:
+        return
+    party, _ = hello
     state: ServiceState = websocket.app.state.svc
-    try:
-        first = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
-        party, _ = await run_in_threadpool(_authenticate, state, first)
-    except (TimeoutError, DeconflictError) as exc:
-        message = str(exc) if isinstance(exc, DeconflictError) else "no token within 10 s"
-        await websocket.send_json({"type": "error", "error": {"code": "not_authenticated", "message": message}})
-        await websocket.close(code=4401)
-        return
-    except (WebSocketDisconnect, KeyError):  # KeyError: a binary first message
-        return
     await websocket.send_json({"type": "hello", "party": party.name})
     n = 0
     try:
