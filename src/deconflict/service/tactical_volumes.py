@@ -77,7 +77,7 @@ def hazard_findings(state: ServiceState, batch: TrackBatch, kin: Kinematics, key
     cache = state.cache
     with cache.lock:
         engine = cache.engine
-        if len(engine) == 0:
+        if not cache.hazardous:  # the common case: one set lookup instead of a query per aircraft
             return out
         for i in range(len(batch)):
             owner = batch.owner[i]
