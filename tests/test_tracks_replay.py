@@ -1,7 +1,8 @@
-"""Issue 6's done-when: the Paris recording replayed through the service's JSON feed (POST /v1/tracks, the
-scheduler's tick on an injected clock), with two parties owning different aircraft by ICAO address, raises the
-same conflicts as the brute-force oracle (tests/tactical_oracle.py) over the same positions, minima (5 NM,
-1,000 ft: the two parties share no agreement) and look-ahead (300 s). SQLite and PostgreSQL.
+"""Issue 6's done-when: the Paris recording replayed through the service (POST /v1/tracks, as JSON state vectors
+or as SBS-1 lines decoded as `deconflict feed sbs1` does; the scheduler's tick on an injected clock), with two
+parties owning different aircraft by ICAO address, raises the same conflicts as the brute-force oracle
+(tests/tactical_oracle.py) over the same positions, minima (5 NM, 1,000 ft: the two parties share no agreement)
+and look-ahead (300 s). SQLite and PostgreSQL.
 
 The expected picture is the same reports fed to a core `TrackTable` in the same chunks, snapshot at each tick
 (tracks heard within 10 s), on the ground left out. Pairs on the oracle's band of doubt (1 cm) may go either way.
@@ -18,6 +19,8 @@ import numpy as np
 import pytest
 
 from deconflict.core.tactical import FPM, FT, KT, PartyMinima, TrackBatch, TrackTable
+from deconflict.feeds.forward import reports_json
+from deconflict.feeds.sbs1 import Sbs1Decoder, format_sbs1
 from deconflict.service.scheduler import tick
 from deconflict.service.server import RunningService, start_in_thread
 
@@ -73,7 +76,25 @@ def _pair(alert: dict[str, Any]) -> tuple[str, str]:
     return (a, b) if a < b else (b, a)
 
 
-def test_paris_replayed_through_the_service_raises_the_oracles_conflicts(db_url: str,
+class Sbs1Feed:
+    """The records as dump1090's SBS-1 lines (a velocity and a position each), decoded as `deconflict feed sbs1`
+    decodes them, into the reports it posts."""
+
+    def __init__(self) -> None:
+        self.decoder = Sbs1Decoder()
+
+    def __call__(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for r in records:
+            t = r["timestamp"] / 1000.0
+            self.decoder.feed_line(format_sbs1(4, r["icao24"], t, gs_kt=r["groundspeed"], track_deg=r["track"],
+                                               vs_fpm=r["vertical_rate"]))
+            self.decoder.feed_line(format_sbs1(3, r["icao24"], t, alt_ft=r["altitude"], lat_deg=r["latitude"],
+                                               lng_deg=r["longitude"], on_ground=bool(r["onground"])))
+        return reports_json(self.decoder.rows.batch())
+
+
+@pytest.mark.parametrize("feed", ["json", "sbs1"])
+def test_paris_replayed_through_the_service_raises_the_oracles_conflicts(db_url: str, feed: str,
                                                                          records: list[dict[str, Any]]) -> None:
     t0 = records[0]["timestamp"] / 1000.0
     window = [r for r in records if t0 + START_S - 15.0 < r["timestamp"] / 1000.0 <= t0 + END_S]
@@ -92,12 +113,12 @@ def test_paris_replayed_through_the_service_raises_the_oracles_conflicts(db_url:
         table, minima = TrackTable(), PartyMinima.of(["alpha", "bravo"])
         sure_by_tick: dict[float, set[tuple[str, str]]] = {}
         maybe_by_tick: dict[float, set[tuple[str, str]]] = {}
-        reports = [_report(r) for r in window]
+        as_reports = (lambda rs: [_report(r) for r in rs]) if feed == "json" else Sbs1Feed()
         times = np.array([r["timestamp"] / 1000.0 for r in window])
         done = 0
         for now in np.arange(t0 + START_S, t0 + END_S, TICK_S):
             upto = int(np.searchsorted(times, now, side="right"))
-            chunk = reports[done:upto]
+            chunk = as_reports(window[done:upto])
             done = upto
             if chunk:
                 posted = apis["alpha"].post("/v1/tracks", json={"source": "paris", "reports": chunk})
