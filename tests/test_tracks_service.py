@@ -152,6 +152,10 @@ def test_without_full_disclosure_the_other_aircraft_is_shown_but_not_named(db_ur
         other = note["payload"]["alert"]["other"]
         assert other["disclosure"] == "none" and "party" not in other and "asset_id" not in other
         assert other["lng"] == 8.2 and other["altitude_m"] == 3000.0
+        # the record's alert entry names both owners: neither may fetch it (each has its notification's entry)
+        (idx,) = [int(r.idx) for r in _entries(running) if decode_entry(bytes(r.entry)).type is EntryType.ALERT]
+        for name in ("air", "ngo"):
+            assert apis[name].get(f"/v1/ledger/entries/{idx}").status_code == 404
     finally:
         running.stop()
 

@@ -13,8 +13,8 @@
   raised and updated events each identified owner is notified (reason `alert`) through `insert_notifications`
   (stream, polling, webhooks, ledger). An unidentified track's side is told nothing. Every event (raised,
   updated, cleared) is also staged as an ALERT ledger entry in the same transaction (`_stage_alert`: alert_id,
-  event, version, parties, tracks {key: lat, lng, alt_m, t_s, owner_id}, finding, minima), fetchable by the
-  identified owners, from which the picture at a time can be rebuilt.
+  event, version, parties, tracks {key: lat, lng, alt_m, t_s, owner_id}, finding, minima), from which the
+  picture at a time can be rebuilt; an owner may fetch it only if it may see the other side in full.
 - Need-to-know: a party sees the alerts of its own aircraft; of the other aircraft it is always shown where it
   is and how it moves (it must avoid it), and who it is (party, callsign, addresses) only when an agreement
   between the two discloses in full. Unidentified traffic shows what it broadcasts (address, callsign).
@@ -394,7 +394,7 @@ def _record(state: ServiceState, conn: sa.Connection, ev: AlertEvent, alert_id: 
         if row is not None:
             conn.execute(sa.update(t.alerts).where(al.id == alert_id).values(
                 state="cleared", cleared_at=now_dt, updated_at=now_dt, version=row.version + 1))
-            _stage_alert(conn, ev, SimpleNamespace(**{**row._asdict(), "version": row.version + 1}),
+            _stage_alert(state, conn, ev, SimpleNamespace(**{**row._asdict(), "version": row.version + 1}),
                          {**row.tracks, **tracks}, row.finding, now_dt)
         return
     key_a, key_b = ev.pair
@@ -419,7 +419,7 @@ def _record(state: ServiceState, conn: sa.Connection, ev: AlertEvent, alert_id: 
         conn.execute(sa.update(t.alerts).where(al.id == alert_id).values(
             finding=finding, tracks=values["tracks"], version=values["version"], updated_at=now_dt))
     alert = SimpleNamespace(**values)
-    _stage_alert(conn, ev, alert, alert.tracks, finding, now_dt)
+    _stage_alert(state, conn, ev, alert, alert.tracks, finding, now_dt)
     recipients = [p for p in (alert.party_a, alert.party_b) if p is not None]
     if not recipients:
         return
@@ -446,18 +446,21 @@ def _record(state: ServiceState, conn: sa.Connection, ev: AlertEvent, alert_id: 
     insert_notifications(conn, rows, now_dt, state.cache.hooked)
 
 
-def _stage_alert(conn: sa.Connection, ev: AlertEvent, alert: Any, tracks: dict[str, dict[str, Any]],
-                 finding: dict[str, Any], now_dt: datetime) -> None:
+def _stage_alert(state: ServiceState, conn: sa.Connection, ev: AlertEvent, alert: Any,
+                 tracks: dict[str, dict[str, Any]], finding: dict[str, Any], now_dt: datetime) -> None:
     """The alert's event into the record, in the caller's transaction: where each aircraft was (as last known),
-    the prediction and the minima; its identified owners may fetch it (the picture at a time T is rebuilt from
-    these entries)."""
+    with its owner, the prediction and the minima (the picture at a time T is rebuilt from these entries). It
+    names both owners, so an owner may fetch it only when it may see the other side in full (the other side
+    unidentified, or an agreement disclosing in full); otherwise its notification's entry is its record."""
     parties = [p for p in (alert.party_a, alert.party_b) if p is not None]
+    fetch = [p for p in parties if len(parties) == 1
+             or Disclosure.FULL in state.cache.terms(*parties).disclosures]
     where = {k: {"lat": tr["lat"], "lng": tr["lng"], "alt_m": tr["altitude_m"],
                  "t_s": tr.get("t_s", datetime.fromisoformat(tr["time"]).timestamp()), "owner_id": tr["owner_id"]}
              for k, tr in sorted(tracks.items())}
     stage(conn, EntryType.ALERT, {"alert_id": alert.id, "event": ev.kind.value, "version": alert.version,
                                   "kind": alert_kind(alert.key_b), "pair": list(ev.pair), "parties": parties,
-                                  "tracks": where, "finding": finding, "minima": alert.minima}, now_dt, parties)
+                                  "tracks": where, "finding": finding, "minima": alert.minima}, now_dt, fetch)
 
 
 # -- reading alerts -----------------------------------------------------------------------------------------------
