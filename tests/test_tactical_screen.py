@@ -1,29 +1,20 @@
-"""Screening against a brute-force oracle: random traffic (Hypothesis, antimeridian and poles included) and the
-real Paris recording (../shared/data), plus the track quality rules on that recording.
-
-The oracle is written apart from the kernels: pyproj for geodetic <-> ECEF, the pair's east/north/up from the
-geodetic latitude and longitude of the midpoint, all N^2 pairs as numpy arrays, and the textbook quadratic for
-the time inside the lateral minimum. It follows the model stated in `deconflict.core.tactical.cpa`. A pair is
-borderline when moving the minima by 1 cm changes the oracle's answer; the screen must agree on all others.
+"""Screening against a brute-force oracle (tests/tactical_oracle.py): random traffic (Hypothesis, antimeridian
+and poles included) and the real Paris recording (../shared/data), plus the track quality rules on that recording.
+A pair is borderline when moving the minima by 1 cm changes the oracle's answer; the screen must agree on all
+others.
 """
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
-from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pyproj import Geod, Transformer
 
 from deconflict.core.tactical import (
-    FPM,
     FT,
-    KT,
     PartyMinima,
     Rejection,
     TrackBatch,
@@ -33,76 +24,7 @@ from deconflict.core.tactical import (
     screen_tracks,
 )
 
-from .shared_data import DATA
-
-GEOD = Geod(ellps="WGS84")
-TO_ECEF = Transformer.from_crs("EPSG:4979", "EPSG:4978", always_xy=True)
-TO_GEO = Transformer.from_crs("EPSG:4978", "EPSG:4979", always_xy=True)
-PARIS = DATA / "tracks" / "paris_2021-10-07.json.gz"
-A = 6378137.0
-B = A * (1 - 1 / 298.257223563)
-EPS = 0.01  # metres: the oracle's band of doubt around the minima
-
-
-def oracle(batch: TrackBatch, now: float, party: np.ndarray, lat_m: np.ndarray, vert_m: np.ndarray,
-           lookahead: float, slack: float = 0.0) -> dict[tuple[int, int], np.ndarray]:
-    """Pairs (i < j) that lose separation, with (t_cpa, horizontal, vertical, t_in, t_out), by brute force."""
-    n = len(batch)
-    x, y, z = TO_ECEF.transform(batch.lng_deg, batch.lat_deg, np.zeros(n))
-    p = np.stack([x, y, z], axis=1)
-    lat = np.radians(batch.lat_deg)
-    lng = np.radians(batch.lng_deg)
-    east = np.stack([-np.sin(lng), np.cos(lng), np.zeros(n)], axis=1)
-    north = np.stack([-np.sin(lat) * np.cos(lng), -np.sin(lat) * np.sin(lng), np.cos(lat)], axis=1)
-    trk = np.radians(batch.track_deg)
-    v = batch.gs_mps[:, None] * (np.sin(trk)[:, None] * east + np.cos(trk)[:, None] * north)
-    age = now - batch.t_s
-    vs = np.nan_to_num(batch.vs_mps)
-    p = p + v * age[:, None]
-    alt = batch.alt_m + vs * age
-    i, j = np.triu_indices(n, 1)
-    cls = np.where(party < 0, lat_m.shape[0] - 1, party)
-    keep = ~((party[i] == party[j]) & (party[i] >= 0))
-    i, j = i[keep], j[keep]
-    mid = p[i] + p[j]
-    # the surface point on the ray through the chord's midpoint: its geodetic latitude is the pair's "up"
-    mid = mid / np.sqrt((mid[:, 0] ** 2 + mid[:, 1] ** 2) / A**2 + mid[:, 2] ** 2 / B**2)[:, None]
-    mlng, mlat, _ = TO_GEO.transform(mid[:, 0], mid[:, 1], mid[:, 2])
-    mlat, mlng = np.radians(mlat), np.radians(mlng)
-    e = np.stack([-np.sin(mlng), np.cos(mlng), np.zeros_like(mlng)], axis=1)
-    nn = np.stack([-np.sin(mlat) * np.cos(mlng), -np.sin(mlat) * np.sin(mlng), np.cos(mlat)], axis=1)
-    r = p[j] - p[i]
-    w = v[j] - v[i]
-    rx, ry = (r * e).sum(1), (r * nn).sum(1)
-    wx, wy = (w * e).sum(1), (w * nn).sum(1)
-    dz = alt[j] - alt[i]
-    dvz = vs[j] - vs[i]
-    big_l = np.maximum(lat_m[cls[i], cls[j]] + slack, 0.0)
-    big_v = np.maximum(vert_m[cls[i], cls[j]] + slack, 0.0)
-    a = wx * wx + wy * wy
-    b = 2 * (rx * wx + ry * wy)
-    c = rx * rx + ry * ry - big_l * big_l
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        disc = b * b - 4 * a * c
-        moving = a > 0
-        root = np.sqrt(np.where(disc > 0, disc, 0.0))
-        q = -0.5 * (b + np.copysign(root, b))  # the numerically stable pair of roots
-        r1 = np.where(moving, q / a, 0.0)
-        r2 = np.where(q != 0, c / q, -b / (2 * a))
-        h_lo = np.where(moving, np.where(disc > 0, np.minimum(r1, r2), np.inf), np.where(c < 0, -np.inf, np.inf))
-        h_hi = np.where(moving, np.where(disc > 0, np.maximum(r1, r2), -np.inf), np.where(c < 0, np.inf, -np.inf))
-        v1 = (-big_v - dz) / dvz
-        v2 = (big_v - dz) / dvz
-        v_lo = np.where(dvz != 0, np.minimum(v1, v2), np.where(np.abs(dz) < big_v, -np.inf, np.inf))
-        v_hi = np.where(dvz != 0, np.maximum(v1, v2), np.where(np.abs(dz) < big_v, np.inf, -np.inf))
-        t_cpa = np.clip(np.where(moving, -b / (2 * a), 0.0), 0.0, lookahead)
-    t_in = np.maximum(np.maximum(h_lo, v_lo), 0.0)
-    t_out = np.minimum(np.minimum(h_hi, v_hi), lookahead)
-    hit = t_in < t_out
-    d_h = np.hypot(rx + wx * t_cpa, ry + wy * t_cpa)
-    d_v = np.abs(dz + dvz * t_cpa)
-    vals = np.stack([t_cpa, d_h, d_v, t_in, t_out], axis=1)
-    return {(int(a_), int(b_)): vals[k] for k, (a_, b_) in enumerate(zip(i, j, strict=True)) if hit[k]}
+from .tactical_oracle import EPS, GEOD, PARIS, load_paris, oracle, owned
 
 
 def compare(batch: TrackBatch, now: float, minima: PartyMinima, lookahead: float = 300.0) -> tuple[int, int]:
@@ -205,32 +127,11 @@ def test_unknown_owner_is_refused() -> None:
 # ---------------------------------------------------------------- the Paris recording
 
 
-def _load_paris() -> TrackBatch:
-    records: list[dict[str, Any]] = json.loads(gzip.decompress(PARIS.read_bytes()))
-    records.sort(key=lambda r: r["timestamp"])
-
-    def col(name: str, scale: float) -> list[float | None]:
-        return [None if r[name] is None else r[name] * scale for r in records]
-
-    return TrackBatch.of(t_s=[r["timestamp"] / 1000.0 for r in records], lat_deg=col("latitude", 1.0),
-                         lng_deg=col("longitude", 1.0), alt_m=col("altitude", FT), gs_mps=col("groundspeed", KT),
-                         track_deg=col("track", 1.0), vs_mps=col("vertical_rate", FPM),
-                         icao24=[r["icao24"] for r in records], callsign=[r["callsign"] for r in records],
-                         on_ground=[bool(r["onground"]) for r in records])
-
-
 @pytest.fixture(scope="module")
 def paris() -> TrackBatch:
     if not PARIS.exists():
         pytest.skip(f"the Paris recording is not at {PARIS} (../shared/data is absent)")
-    return _load_paris()
-
-
-def _owned(batch: TrackBatch) -> TrackBatch:
-    """Two parties own alternate aircraft (by sorted ICAO address); every fifth stays unidentified."""
-    icaos = sorted(set(batch.icao24.tolist()))
-    assets = {f"icao:{a}": ("alpha" if k % 2 else "bravo") for k, a in enumerate(icaos) if k % 5}
-    return batch.with_owners(assets)
+    return load_paris()
 
 
 def test_paris_quality_rules_count_bad_data(paris: TrackBatch) -> None:
@@ -254,7 +155,7 @@ def test_paris_slices_match_oracle(paris: TrackBatch, hour: float) -> None:
     now = t0 + hour * 3600.0
     table = TrackTable()
     table.ingest(paris.take(np.flatnonzero(paris.t_s <= now)))
-    live = _owned(table.snapshot(now, max_age_s=10.0))
+    live = owned(table.snapshot(now, max_age_s=10.0))
     airborne, findings = screen_tracks(live, now, PartyMinima.of(["alpha", "bravo"]))
     assert len(airborne) >= 10
     found, borderline = compare(airborne, now, PartyMinima.of(["alpha", "bravo"]))
@@ -273,7 +174,7 @@ def test_paris_raises_conflicts(paris: TrackBatch) -> None:
         upto = int(np.searchsorted(paris.t_s, now, side="right"))
         table.ingest(paris.take(slice(done, upto)))
         done = upto
-        airborne, findings = screen_tracks(_owned(table.snapshot(float(now), 10.0)), float(now), minima)
+        airborne, findings = screen_tracks(owned(table.snapshot(float(now), 10.0)), float(now), minima)
         total += len(findings)
         if math.isclose(now % 1800, 0, abs_tol=30):
             compare(airborne, float(now), minima)

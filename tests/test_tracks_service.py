@@ -3,13 +3,18 @@ scheduler's tick with hysteresis, alert notifications to the owners only, need-t
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from websockets.sync.client import connect
+
+from deconflict.core.ledger import EntryType, decode_entry
 from deconflict.service.scheduler import tick
 from deconflict.service.server import RunningService, start_in_thread
 
 from .service_helpers import T0, Api, ManualClock, world
+from .test_ledger_service import _entries, _key, _verified_entry
 
 FT = 0.3048
 AGREEMENT = {"parties": ["air", "ngo"], "disclosure": "full", "policy": "require_ack"}
@@ -147,6 +152,10 @@ def test_without_full_disclosure_the_other_aircraft_is_shown_but_not_named(db_ur
         other = note["payload"]["alert"]["other"]
         assert other["disclosure"] == "none" and "party" not in other and "asset_id" not in other
         assert other["lng"] == 8.2 and other["altitude_m"] == 3000.0
+        # the record's alert entry names both owners: neither may fetch it (each has its notification's entry)
+        (idx,) = [int(r.idx) for r in _entries(running) if decode_entry(bytes(r.entry)).type is EntryType.ALERT]
+        for name in ("air", "ngo"):
+            assert apis[name].get(f"/v1/ledger/entries/{idx}").status_code == 404
     finally:
         running.stop()
 
@@ -234,3 +243,77 @@ def test_live_tracks_show_own_aircraft_and_others_only_as_their_alerts_do(db_url
         assert _tracks(apis["air"]) == {}
     finally:
         running.stop()
+
+
+def test_alert_events_go_into_the_record_with_positions_prediction_and_minima(timed: RunningService,
+                                                                                clock: ManualClock) -> None:
+    _, apis = _world(timed)
+    apis["air"].put("/v1/parties/me/assets", json={"icao24": ["abc123"]})
+    apis["ngo"].put("/v1/parties/me/assets", json={"asset_ids": ["drone-7"]})
+    _head_on(apis, T0, {"icao24": "abc123"}, {"asset_id": "drone-7"})
+    tick(timed.state)  # raised
+    clock.advance(6)
+    # the drone turns 5 degrees left: the predicted miss distance grows by some 570 m (an update), then both go quiet
+    _post(apis["stranger"], report(T0 + timedelta(seconds=6), 8.1916, 265.0, asset_id="drone-7"))
+    tick(timed.state)
+    clock.advance(40)
+    tick(timed.state)  # cleared
+    (alert,) = _alerts(apis["air"], "cleared")
+    found = [(int(r.idx), decode_entry(bytes(r.entry))) for r in _entries(timed)]
+    mine = [(idx, e.body) for idx, e in found if e.type is EntryType.ALERT]
+    assert [b["event"] for _, b in mine] == ["raised", "updated", "cleared"]
+    assert [b["version"] for _, b in mine] == [1, 2, 3]
+    air_id, ngo_id = (next(p for p, i in timed.state.cache.parties.items() if i.name == n) for n in ("air", "ngo"))
+    for _, body in mine:
+        assert body["alert_id"] == alert["id"]
+        assert sorted(body["parties"]) == sorted([air_id, ngo_id])
+        assert body["minima"] == {"lateral_m": 1000.0, "vertical_m": 150.0, "lookahead_s": 300.0}
+        assert set(body["tracks"]) == {"icao:abc123", "asset:drone-7"}
+    raised, updated, cleared = (b for _, b in mine)
+    assert raised["tracks"]["icao:abc123"] == {"lat": 50.0, "lng": 8.0, "alt_m": 3000.0, "t_s": T0.timestamp(),
+                                               "owner_id": air_id}
+    assert raised["finding"]["horizontal_m"] < 1000.0 and raised["finding"]["t_in_s"] > 0
+    assert updated["tracks"]["asset:drone-7"]["lng"] == 8.1916 and updated["tracks"]["asset:drone-7"]["owner_id"] \
+        == ngo_id
+    assert cleared["finding"] == updated["finding"]  # the last prediction seen
+    # each owner can fetch and verify the entries; a third party cannot
+    key = _key(apis["air"])
+    for idx, _ in mine:
+        assert _verified_entry(apis["air"], idx, key) is None
+        assert _verified_entry(apis["ngo"], idx, key) is None
+        assert apis["stranger"].get(f"/v1/ledger/entries/{idx}").status_code == 404
+
+
+def test_websocket_ingest_answers_each_batch_and_survives_bad_ones(timed: RunningService) -> None:
+    _, apis = _world(timed)
+    apis["air"].put("/v1/parties/me/assets", json={"icao24": ["abc123"]})
+    url = timed.url.replace("http://", "ws://") + "/v1/tracks/stream"
+    good = report(T0, 8.0, 90.0, icao24="abc123")
+    with connect(url) as ws:
+        ws.send(json.dumps({"token": apis["air"].token}))
+        assert json.loads(ws.recv(timeout=10)) == {"type": "hello", "party": "air"}
+        ws.send(json.dumps({"source": "ws-1", "reports": [good, {**good, "altitude_m": 123_100 * FT}]}))
+        first = json.loads(ws.recv(timeout=10))
+        assert first["type"] == "ingested" and first["n"] == 1
+        assert (first["accepted"], first["rejected"], first["rejected_by_reason"]) == (1, 1, {"altitude": 1})
+        ws.send("{not json")
+        bad = json.loads(ws.recv(timeout=10))
+        assert bad["type"] == "error" and bad["n"] == 2 and bad["error"]["code"] == "malformed_request"
+        ws.send(json.dumps({"source": "ws-1", "reports": [{**good, "lat": "50"}]}))
+        field = json.loads(ws.recv(timeout=10))
+        assert field["error"]["field"] == "reports[0].lat" and field["n"] == 3
+        ws.send(json.dumps({"source": "ws-1", "reports": [good] * 5001}))
+        assert json.loads(ws.recv(timeout=10))["error"]["field"] == "reports"
+        ws.send(b"x" * (2 * 1024 * 1024 + 1))
+        assert json.loads(ws.recv(timeout=10))["error"]["code"] == "too_large"
+        # still open: the next good batch is taken, in the same source's totals
+        ws.send(json.dumps({"source": "ws-1", "reports": [report(T0 + timedelta(seconds=1), 8.0014, 90.0,
+                                                                  icao24="abc123")]}))
+        last = json.loads(ws.recv(timeout=10))
+        assert last["n"] == 6 and last["accepted"] == 1 and last["totals"]["accepted"] == 2
+    (stats,) = apis["air"].get("/v1/tracks/stats").json()["sources"]
+    assert (stats["source"], stats["batches"], stats["accepted"], stats["rejected"]) == ("ws-1", 2, 2, 1)
+    with connect(url) as ws:
+        ws.send(json.dumps({"token": "dcf_forged"}))
+        refused = json.loads(ws.recv(timeout=10))
+        assert refused["type"] == "error" and refused["error"]["code"] == "not_authenticated"

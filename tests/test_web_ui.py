@@ -385,9 +385,12 @@ def test_live_tracks_and_alerts_on_the_map(service: RunningService, browser: Bro
     expect(page.locator('[data-track][data-category="unidentified"]')).to_contain_text("UNIDENTIFIED GHOST1")
     expect(page.locator("[data-track]")).to_have_count(3)  # not the far pair
     alerts = page.locator("#alerts li[data-alert]")
-    expect(alerts).to_have_count(2)
+    expect(alerts).to_have_count(3)
     expect(alerts.filter(has_text="drone-7")).to_contain_text("ALERT")
     expect(alerts.filter(has_text="GHOST1")).to_contain_text("OWN MEDEVAC7")
+    # it flies outside its one flight declaration (Medevac 7: elsewhere, and later): non-conforming
+    expect(alerts.filter(has_text="NON-CONFORMANCE")).to_contain_text(
+        "OWN MEDEVAC7 is outside its declared flights")
     expect(page.locator("[data-cpa]")).to_have_count(2)
     expect(page.locator("path[data-alert-line]")).to_have_count(2)
     expect(page.locator("#notifications")).to_contain_text("Traffic alert")
@@ -402,7 +405,8 @@ def test_live_tracks_and_alerts_on_the_map(service: RunningService, browser: Bro
     expect(page.locator("path[data-replay-alert]")).to_have_count(2)
     expect(page.locator('[data-replay-track="icao:abc123"]')).to_contain_text("abc123 3000 m")
     expect(page.locator("[data-track]")).to_have_count(0)  # the live aircraft are off the map
-    expect(page.locator("#replay-alerts")).to_contain_text("2 traffic alert(s)")
+    expect(page.locator("#replay-alerts")).to_contain_text(
+        "3 traffic alert(s) active then: 2 separation, 1 non-conformance")
     # the humanitarian party has no aircraft in this: it sees none of it
     expect(ngo.locator("#alerts")).to_contain_text("No traffic alerts")
     expect(ngo.locator("#track-count")).to_have_text("0 aircraft shown")

@@ -20,6 +20,7 @@ app.add_typer(__import__("deconflict.cli_scenario", fromlist=["scenario_app"]).s
 app.command("watch")(__import__("deconflict.cli_liaison", fromlist=["watch"]).watch)
 app.command("send")(__import__("deconflict.cli_liaison", fromlist=["send"]).send)
 app.command("replay-tracks")(__import__("deconflict.feeds.cli", fromlist=["*"]).replay_tracks)
+app.command("feed")(__import__("deconflict.feeds.cli", fromlist=["*"]).feed)
 app.command("export")(__import__("deconflict.cli_ledger", fromlist=["*"]).export)
 app.command("verify")(__import__("deconflict.cli_ledger", fromlist=["*"]).verify)
 app.command("report")(__import__("deconflict.cli_report", fromlist=["*"]).report)
@@ -58,6 +59,7 @@ def bench_strategic(
 bench_app.command("service")(__import__("deconflict.cli_bench_service", fromlist=["*"]).bench_service)
 bench_app.command("hotline")(__import__("deconflict.cli_bench_hotline", fromlist=["*"]).bench_hotline)
 bench_app.command("tactical")(__import__("deconflict.cli_bench_tactical", fromlist=["*"]).bench_tactical)
+bench_app.command("feeds")(__import__("deconflict.cli_bench_feeds", fromlist=["*"]).bench_feeds)
 bench_app.command("ledger")(__import__("deconflict.cli_bench_ledger", fromlist=["*"]).bench_ledger)
 bench_app.command("f3548")(__import__("deconflict.cli_bench_f3548", fromlist=["*"]).bench_f3548)
 

@@ -256,9 +256,17 @@ def _render_alert(n: NotificationView, now: datetime, out: Text) -> Text:
     alert = payload.get("alert") or {}
     prediction = alert.get("prediction") or {}
     out.append(f"ALERT {str(payload.get('event', '')).upper()}", style="bold white on red")
-    own, other = alert.get("own") or {}, alert.get("other") or {}
-    out.append(f" your {own.get('callsign') or own.get('icao24') or own.get('asset_id') or 'aircraft'}"
-               f" and {other.get('callsign') or other.get('icao24') or other.get('party') or 'another aircraft'}")
+    own, other = alert.get("own") or {}, alert.get("other") or alert.get("aircraft") or {}
+    hazard = alert.get("hazard") or {}
+    mine = f"your {own.get('callsign') or own.get('icao24') or own.get('asset_id') or 'aircraft'}"
+    theirs = other.get("callsign") or other.get("icao24") or other.get("party") or "another aircraft"
+    if alert.get("kind") == "hazard_entry":
+        who = mine if own else f"aircraft {theirs}"
+        out.append(f" {who} entering {hazard.get('party', '?')}'s {hazard.get('kind', 'hazard')}")
+    elif alert.get("kind") == "non_conformance":
+        out.append(f" {mine} outside its declared flights")
+    else:
+        out.append(f" {mine} and {theirs}")
     if prediction:
         details = ", ".join(f"{k} {v}" for k, v in prediction.items() if isinstance(v, (int, float, str)))
         out.append(f": {details}", style="red")

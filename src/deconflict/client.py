@@ -632,6 +632,11 @@ class Client:
         only this once (registering again replaces the URL and the secret)."""
         return cast(WebhookView, self._json("PUT", "/v1/parties/me/webhook", json={"url": url})["webhook"])
 
+    def post_tracks(self, reports: list[dict[str, Any]], source: str = "http") -> dict[str, Any]:
+        """Send a batch of position reports (at most 5,000; `POST /v1/tracks`): the answer counts what was
+        received, accepted and refused by reason, and the source's running totals."""
+        return self._json("POST", "/v1/tracks", json={"source": source, "reports": reports})
+
     def events(self, since: int | None = None, *, open_timeout: float = 10.0) -> EventStream:
         """Open `/v1/stream` as the caller: an iterator of the events pushed to it (`notification`, `message`,
         `thread`, `receipt`, `declaration`, `conflict`), after `since` (a `cursor` of an earlier event) or from

@@ -80,6 +80,7 @@ def create_app(state: ServiceState) -> FastAPI:
     app.include_router(hotline_routes.router)
     app.include_router(__import__("deconflict.service.routes.ledger", fromlist=["router"]).router)  # /v1/ledger
     app.include_router(__import__("deconflict.service.routes.tracks", fromlist=["router"]).router)  # issue 6
+    app.include_router(__import__("deconflict.service.routes.tracks_stream", fromlist=["router"]).router)
     app.include_router(__import__("deconflict.web", fromlist=["router"]).router)  # the UI at / and /ui/
     app.include_router(__import__("deconflict.f3548", fromlist=["router"]).router)  # ASTM F3548 DSS, /dss/v1
 

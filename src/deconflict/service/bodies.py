@@ -24,6 +24,7 @@ __all__ = [
     "PartyIn",
     "openapi_body",
     "parse_body",
+    "validate_json",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -108,6 +109,11 @@ async def parse_body(request: Request, model: type[M]) -> M:
     raw = await request.body()
     if request.headers.get("content-type", "application/json").split(";")[0].strip() != "application/json":
         raise MalformedRequest("the body must be application/json", field="content-type")
+    return validate_json(raw, model)
+
+
+def validate_json(raw: bytes | str, model: type[M]) -> M:
+    """JSON text as `model` (a body, or a WebSocket message), or InvalidInput naming the first offending field."""
     try:
         return model.model_validate_json(raw or b"")
     except ValidationError as exc:

@@ -48,6 +48,7 @@ class EngineCache:
         self.parties: dict[str, PartyInfo] = {}
         self.versions: dict[str, int] = {}
         self.induced: set[str] = set()  #: live induced hazards (most writes need not look for any)
+        self.hazardous: set[str] = set()  #: live hazard and protected declarations (most ticks need not look)
         self.hooked: set[str] = set()  #: parties with a webhook (most notifications need no post queued)
         self.watermark = 0
         self.applied: set[int] = set()
@@ -82,6 +83,7 @@ class EngineCache:
             self.engine = StrategicEngine(capacity=1024)
             self.versions.clear()
             self.induced.clear()
+            self.hazardous.clear()
             self.applied.clear()
             self._gaps.clear()
             top = sa.select(sa.func.coalesce(sa.func.max(t.changes.c.seq), 0))
@@ -107,6 +109,8 @@ class EngineCache:
                     self.versions[r.id] = r.version
                     if r.kind == "hazard" and r.activation == "induced":
                         self.induced.add(r.id)
+                    if r.kind in ("hazard", "protected"):
+                        self.hazardous.add(r.id)
                 batch = FootprintBatch.of(volumes)
                 self.engine.load(ids, owners, kinds, batch, np.array(counts, dtype=np.int64))
             return len(rows)
@@ -173,6 +177,10 @@ class EngineCache:
             self.induced.add(decl_id)
         else:
             self.induced.discard(decl_id)
+        if kind in ("hazard", "protected") and state in LIVE_STATES:
+            self.hazardous.add(decl_id)
+        else:
+            self.hazardous.discard(decl_id)
         if state not in LIVE_STATES:
             if decl_id in self.engine:
                 self.engine.cancel(decl_id)

@@ -50,20 +50,29 @@ def _authenticate(state: ServiceState, message: str) -> tuple[PartyInfo, int | N
     return PartyInfo(row.id, row.name, row.role), since
 
 
-@router.websocket("/v1/stream")
-async def stream(websocket: WebSocket) -> None:
+async def authenticated(websocket: WebSocket) -> tuple[PartyInfo, int | None] | None:
+    """Accept, and read the first message's token (and `since`); None when refused (told so, closed 4401) or gone.
+    Shared by the WebSockets that take a token this way (this stream, track ingest)."""
     await websocket.accept()
     state: ServiceState = websocket.app.state.svc
     try:
         first = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
-        party, since = await run_in_threadpool(_authenticate, state, first)
+        return await run_in_threadpool(_authenticate, state, first)
     except (TimeoutError, DeconflictError) as exc:
         message = str(exc) if isinstance(exc, DeconflictError) else "no token within 10 s"
         await websocket.send_json({"type": "error", "error": {"code": "not_authenticated", "message": message}})
         await websocket.close(code=4401)
+        return None
+    except (WebSocketDisconnect, KeyError):  # KeyError: a binary first message
+        return None
+
+
+@router.websocket("/v1/stream")
+async def stream(websocket: WebSocket) -> None:
+    hello = await authenticated(websocket)
+    if hello is None:
         return
-    except WebSocketDisconnect:
-        return
+    party, since = hello
     hub: Hub = websocket.app.state.hub
     cursor = since if since is not None else await run_in_threadpool(hub.head)
     await websocket.send_json({"type": "hello", "party": party.name, "cursor": cursor})

@@ -11,7 +11,10 @@
   (pairs sharing an agreement: the agreement's lateral and vertical minima; other pairs and unidentified tracks:
   5 NM / 1,000 ft) and a 300 s look-ahead; `AlertBook` for hysteresis. Each alert is stored (`alerts`); on
   raised and updated events each identified owner is notified (reason `alert`) through `insert_notifications`
-  (stream, polling, webhooks, ledger). An unidentified track's side is told nothing.
+  (stream, polling, webhooks, ledger). An unidentified track's side is told nothing. Every event (raised,
+  updated, cleared) is also staged as an ALERT ledger entry in the same transaction (`_stage_alert`: alert_id,
+  event, version, parties, tracks {key: lat, lng, alt_m, t_s, owner_id}, finding, minima), from which the
+  picture at a time can be rebuilt; an owner may fetch it only if it may see the other side in full.
 - Need-to-know: a party sees the alerts of its own aircraft; of the other aircraft it is always shown where it
   is and how it moves (it must avoid it), and who it is (party, callsign, addresses) only when an agreement
   between the two discloses in full. Unidentified traffic shows what it broadcasts (address, callsign).
@@ -34,6 +37,7 @@ import numpy as np
 import sqlalchemy as sa
 from pydantic import AwareDatetime, Field, StringConstraints
 
+from ..core.ledger import EntryType
 from ..core.protocol import Disclosure, NoticeReason
 from ..core.tactical import (
     DEFAULT_LATERAL_M,
@@ -46,6 +50,7 @@ from ..core.tactical import (
     Rejection,
     TrackBatch,
     TrackTable,
+    kinematics,
     pair_findings,
     screen_tracks,
 )
@@ -55,8 +60,17 @@ from ..store.database import writing
 from .bodies import _Strict
 from .codec import iso
 from .engine_cache import PartyInfo
+from .ledger import stage
 from .notifications import insert_notifications, notification_row
 from .state import ServiceState
+from .tactical_volumes import (
+    NON_CONFORMANCE,
+    SEPARATION,
+    VolumeFinding,
+    alert_kind,
+    conformance_findings,
+    hazard_findings,
+)
 
 __all__ = ["AssetsIn", "ReportIn", "TracksIn", "alerts_for", "assets_of", "ingest", "put_assets", "screen_tick",
            "stats_for", "tactical_of", "tracks_for"]
@@ -312,8 +326,8 @@ def _minima(state: ServiceState, owners: list[str]) -> tuple[PartyMinima, dict[t
 def _track_json(batch: TrackBatch, i: int) -> dict[str, Any]:
     return {"icao24": batch.icao24[i] or None, "callsign": batch.callsign[i] or None,
             "asset_id": batch.asset_id[i] or None, "owner_id": batch.owner[i],
-            "time": iso(datetime.fromtimestamp(float(batch.t_s[i]), UTC)), "lat": float(batch.lat_deg[i]),
-            "lng": float(batch.lng_deg[i]), "altitude_m": float(batch.alt_m[i]),
+            "time": iso(datetime.fromtimestamp(float(batch.t_s[i]), UTC)), "t_s": float(batch.t_s[i]),
+            "lat": float(batch.lat_deg[i]), "lng": float(batch.lng_deg[i]), "altitude_m": float(batch.alt_m[i]),
             "ground_speed_mps": float(batch.gs_mps[i]), "track_deg": float(batch.track_deg[i]),
             "vertical_rate_mps": float(batch.vs_mps[i])}
 
@@ -325,19 +339,23 @@ def screen_tick(state: ServiceState, now_dt: datetime) -> int:
     now = now_dt.timestamp()
     with tac.lock:
         snap = tac.table.snapshot(now, MAX_AGE_S)
-        if len(snap) < 2 and not tac.book.active:
+        if len(snap) == 0 and not tac.book.active:
             return 0
         with state.db.connect() as conn:
-            state.cache.refresh(conn)  # parties and agreements other processes (and requests) wrote
+            state.cache.refresh(conn)  # parties, agreements and declarations other processes (and requests) wrote
         with state.cache.lock:
             owners = sorted({o for o in snap.owner.tolist() if o is not None})
             minima, pairs = _minima(state, owners)
-        if len(snap) >= 2:
-            airborne, found = screen_tracks(snap, now, minima, DEFAULT_LOOKAHEAD_S)
-            keys = airborne.keys()
-            findings = pair_findings(keys, found)
-        else:
-            airborne, keys, findings = snap, snap.keys(), []
+        airborne, found = screen_tracks(snap, now, minima, DEFAULT_LOOKAHEAD_S)
+        keys = airborne.keys()
+        findings = pair_findings(keys, found)
+        volume: dict[tuple[str, str], VolumeFinding] = {}
+        if len(airborne):
+            kin = kinematics(airborne, now)
+            for vf in (hazard_findings(state, airborne, kin, keys, DEFAULT_LOOKAHEAD_S)
+                       + conformance_findings(state, airborne, kin, keys)):
+                volume[vf.finding.pair] = vf
+                findings.append(vf.finding)
         events = tac.book.update(now, findings)
         if not events:
             return 0
@@ -348,10 +366,10 @@ def screen_tick(state: ServiceState, now_dt: datetime) -> int:
             if ev.kind is EventKind.CLEARED:
                 tac.alert_ids.pop(ev.alert_id, None)
             tracks = {k: _track_json(airborne, where[k]) for k in ev.pair if k in where}
-            planned.append((ev, stored, tracks))
+            planned.append((ev, stored, tracks, volume.get(ev.pair)))
     with writing(state.db) as conn:
-        for ev, stored, tracks in planned:
-            _record(state, conn, ev, stored, tracks, pairs, now_dt)
+        for ev, stored, tracks, vf in planned:
+            _record(state, conn, ev, stored, tracks, pairs, now_dt, vf)
     return len(planned)
 
 
@@ -365,24 +383,32 @@ def _finding_json(ev: AlertEvent, now_dt: datetime) -> dict[str, Any]:
 
 def _record(state: ServiceState, conn: sa.Connection, ev: AlertEvent, alert_id: str,
             tracks: dict[str, dict[str, Any]], pairs: dict[tuple[str, str], tuple[float, float]],
-            now_dt: datetime) -> None:
+            now_dt: datetime, vf: VolumeFinding | None = None) -> None:
     from .writes import log_change  # writes imports notifications, which this module imports
 
     al = t.alerts.c
     row = conn.execute(sa.select(t.alerts).where(al.id == alert_id)).first()
+    kind = alert_kind(ev.pair[1])
+    finding = {**_finding_json(ev, now_dt), **(vf.detail if vf is not None else {}), "kind": kind}
     if ev.kind is EventKind.CLEARED:
         if row is not None:
             conn.execute(sa.update(t.alerts).where(al.id == alert_id).values(
                 state="cleared", cleared_at=now_dt, updated_at=now_dt, version=row.version + 1))
+            _stage_alert(state, conn, ev, SimpleNamespace(**{**row._asdict(), "version": row.version + 1}),
+                         {**row.tracks, **tracks}, row.finding, now_dt)
         return
     key_a, key_b = ev.pair
-    finding = _finding_json(ev, now_dt)
     if row is None:
         party_a = tracks.get(key_a, {}).get("owner_id")
-        party_b = tracks.get(key_b, {}).get("owner_id")
-        duo = (party_a, party_b) if (party_a or "") <= (party_b or "") else (party_b, party_a)
-        lateral, vertical = pairs.get(cast(tuple[str, str], duo), (DEFAULT_LATERAL_M, DEFAULT_VERTICAL_M))
-        minima = {"lateral_m": lateral, "vertical_m": vertical, "lookahead_s": DEFAULT_LOOKAHEAD_S}
+        if kind == SEPARATION:
+            party_b = tracks.get(key_b, {}).get("owner_id")
+            duo = (party_a, party_b) if (party_a or "") <= (party_b or "") else (party_b, party_a)
+            lateral, vertical = pairs.get(cast(tuple[str, str], duo), (DEFAULT_LATERAL_M, DEFAULT_VERTICAL_M))
+            minima: dict[str, float] = {"lateral_m": lateral, "vertical_m": vertical,
+                                        "lookahead_s": DEFAULT_LOOKAHEAD_S}
+        else:  # a declared volume: the hazard's owner, or nobody (non-conformance)
+            party_b = vf.party_b if vf is not None else None
+            minima = {"lookahead_s": DEFAULT_LOOKAHEAD_S}
         values = {"id": alert_id, "key_a": key_a, "key_b": key_b, "party_a": party_a, "party_b": party_b,
                   "state": "active", "version": 1, "raised_at": now_dt, "updated_at": now_dt, "cleared_at": None,
                   "finding": finding, "tracks": tracks, "minima": minima}
@@ -393,6 +419,7 @@ def _record(state: ServiceState, conn: sa.Connection, ev: AlertEvent, alert_id: 
         conn.execute(sa.update(t.alerts).where(al.id == alert_id).values(
             finding=finding, tracks=values["tracks"], version=values["version"], updated_at=now_dt))
     alert = SimpleNamespace(**values)
+    _stage_alert(state, conn, ev, alert, alert.tracks, finding, now_dt)
     recipients = [p for p in (alert.party_a, alert.party_b) if p is not None]
     if not recipients:
         return
@@ -419,6 +446,23 @@ def _record(state: ServiceState, conn: sa.Connection, ev: AlertEvent, alert_id: 
     insert_notifications(conn, rows, now_dt, state.cache.hooked)
 
 
+def _stage_alert(state: ServiceState, conn: sa.Connection, ev: AlertEvent, alert: Any,
+                 tracks: dict[str, dict[str, Any]], finding: dict[str, Any], now_dt: datetime) -> None:
+    """The alert's event into the record, in the caller's transaction: where each aircraft was (as last known),
+    with its owner, the prediction and the minima (the picture at a time T is rebuilt from these entries). It
+    names both owners, so an owner may fetch it only when it may see the other side in full (the other side
+    unidentified, or an agreement disclosing in full); otherwise its notification's entry is its record."""
+    parties = [p for p in (alert.party_a, alert.party_b) if p is not None]
+    fetch = [p for p in parties if len(parties) == 1
+             or Disclosure.FULL in state.cache.terms(*parties).disclosures]
+    where = {k: {"lat": tr["lat"], "lng": tr["lng"], "alt_m": tr["altitude_m"],
+                 "t_s": tr.get("t_s", datetime.fromisoformat(tr["time"]).timestamp()), "owner_id": tr["owner_id"]}
+             for k, tr in sorted(tracks.items())}
+    stage(conn, EntryType.ALERT, {"alert_id": alert.id, "event": ev.kind.value, "version": alert.version,
+                                  "kind": alert_kind(alert.key_b), "pair": list(ev.pair), "parties": parties,
+                                  "tracks": where, "finding": finding, "minima": alert.minima}, now_dt, fetch)
+
+
 # -- reading alerts -----------------------------------------------------------------------------------------------
 def _side(track: dict[str, Any] | None, owner: str | None, shown: bool, state: ServiceState) -> dict[str, Any]:
     if track is None:
@@ -433,11 +477,35 @@ def _side(track: dict[str, Any] | None, owner: str | None, shown: bool, state: S
             "callsign": track["callsign"], "asset_id": track["asset_id"], **motion}
 
 
+def _volume_view(alert: Any, party: PartyInfo, state: ServiceState) -> dict[str, Any]:
+    """A hazard entry or non-conformance alert: side a is the aircraft, side b the hazard's owner (or nobody).
+    The aircraft's owner is told whose hazard it is (a partner: the agreement names it); the hazard's owner sees
+    the aircraft as a pair alert shows the other aircraft (identity only under full disclosure)."""
+    admin = party.role == "admin"
+    kind = alert_kind(alert.key_b)
+    track = alert.tracks.get(alert.key_a)
+    out: dict[str, Any] = {
+        "id": alert.id, "kind": kind, "state": alert.state, "version": alert.version,
+        "raised_at": iso(alert.raised_at), "updated_at": iso(alert.updated_at),
+        "cleared_at": iso(alert.cleared_at) if alert.cleared_at else None, "prediction": alert.finding,
+        "minima": alert.minima}
+    if kind == NON_CONFORMANCE:
+        return {**out, "own": _side(track, alert.party_a, True, state)}
+    hazard = {"declaration_id": alert.finding["declaration_id"], "kind": alert.finding["declaration_kind"],
+              "party": state.cache.name(alert.party_b)}
+    if admin or party.id == alert.party_a:
+        return {**out, "own": _side(track, alert.party_a, True, state), "hazard": hazard}
+    full = alert.party_a is None or Disclosure.FULL in state.cache.terms(party.id, alert.party_a).disclosures
+    return {**out, "hazard": hazard, "aircraft": _side(track, alert.party_a, full, state)}
+
+
 def alert_view(alert: Any, party: PartyInfo, state: ServiceState) -> dict[str, Any] | None:
     """An alert as `party` may see it (None: not its alert). The administrator sees both sides in full."""
     admin = party.role == "admin"
     if not admin and party.id not in (alert.party_a, alert.party_b):
         return None
+    if alert_kind(alert.key_b) != SEPARATION:
+        return _volume_view(alert, party, state)
     sides = [(alert.key_a, alert.party_a), (alert.key_b, alert.party_b)]
     if not admin and alert.party_b == party.id:
         sides.reverse()
@@ -446,9 +514,10 @@ def alert_view(alert: Any, party: PartyInfo, state: ServiceState) -> dict[str, A
     if not admin and other_party is not None:
         full = Disclosure.FULL in state.cache.terms(party.id, other_party).disclosures
     out: dict[str, Any] = {
-        "id": alert.id, "state": alert.state, "version": alert.version, "raised_at": iso(alert.raised_at),
-        "updated_at": iso(alert.updated_at), "cleared_at": iso(alert.cleared_at) if alert.cleared_at else None,
-        "prediction": alert.finding, "minima": alert.minima,
+        "id": alert.id, "kind": SEPARATION, "state": alert.state, "version": alert.version,
+        "raised_at": iso(alert.raised_at), "updated_at": iso(alert.updated_at),
+        "cleared_at": iso(alert.cleared_at) if alert.cleared_at else None, "prediction": alert.finding,
+        "minima": alert.minima,
         "own": _side(alert.tracks.get(own_key), own_party, True, state),
         "other": _side(alert.tracks.get(other_key), other_party, full, state),
     }

@@ -257,10 +257,11 @@ def _position(key: str, track: Mapping[str, Any], when: datetime) -> dict[str, A
 
 
 class _Alert:
-    __slots__ = ("id", "other_key", "parties", "raised_at", "state", "tracks")
+    __slots__ = ("id", "kind", "other_key", "parties", "raised_at", "state", "tracks")
 
     def __init__(self, alert_id: str, raised_at: datetime) -> None:
         self.id = alert_id
+        self.kind = "separation"  #: or hazard_entry, non_conformance (as the entry or notification names it)
         self.other_key = f"alert:{alert_id}:other"
         self.state = "active"
         self.raised_at = raised_at
@@ -352,7 +353,7 @@ def picture_at(entries: Iterable[tuple[int, LedgerEntry]], party_id: str, at: da
     notifications = [_notification(nid, created[nid], delivered[nid], acked.get(nid), levels.get(nid, 0), at)
                      for nid in created if nid in delivered]
     notifications.sort(key=lambda n: (n["delivered_at"] or "", n["id"]))
-    active = [{"id": a.id, "state": a.state, "raised_at": _iso(a.raised_at), "parties": a.parties,
+    active = [{"id": a.id, "kind": a.kind, "state": a.state, "raised_at": _iso(a.raised_at), "parties": a.parties,
                "tracks": [{k: p[k] for k in ("key", "lat", "lng", "alt_m")} for p in a.tracks.values()]}
               for a in alerts.values() if a.state != "cleared"]
     return {"at": _iso(at), "party_id": party_id, "declarations": declarations, "notifications": notifications,
@@ -366,6 +367,8 @@ def _alert_notice(payload: Mapping[str, Any], when: datetime, party_id: str, ale
     if not isinstance(alert_id, str):
         return
     alert: _Alert = alert_of(alert_id, parse_time(view.get("raised_at")) or when)
+    if isinstance(view.get("kind"), str):
+        alert.kind = view["kind"]
     if payload.get("event") == "cleared" or view.get("state") == "cleared":
         alert.state = "cleared"
     elif isinstance(view.get("state"), str):
@@ -395,6 +398,8 @@ def _alert_entry(body: Mapping[str, Any], when: datetime, party_id: str, alert_o
     if not isinstance(alert_id, str):
         return
     alert: _Alert = alert_of(alert_id, parse_time(body.get("raised_at")) or when)
+    if isinstance(body.get("kind"), str):
+        alert.kind = body["kind"]
     event = body.get("event", body.get("state"))
     alert.state = "cleared" if event == "cleared" else "active"
     parties = body.get("parties")

@@ -23,6 +23,7 @@ from ... import errors
 from ...errors import UnknownEntity
 from ..footprint import FootprintBatch
 from ..model import Activation, Declaration, DeclarationKind, SeparationMinima
+from .grid import I_KIND
 from .index import VolumeIndex
 
 __all__ = [
@@ -339,6 +340,24 @@ class StrategicEngine:
                 if d >= 0:
                     found.setdefault(self._decl_ids[d], None)
         return list(found)
+
+    def touching(self, batch: FootprintBatch, i: int, kinds: Iterable[EngineKind], skip_owner: str | None = None
+                 ) -> list[tuple[str, str, EngineKind, FootprintBatch]]:
+        """Live volumes of `kinds` sharing a point with footprint i of `batch`, not `skip_owner`'s: (declaration
+        id, owner, kind, the volume's own footprint), for a caller's exact test (tactical screening)."""
+        mask = np.zeros(len(EngineKind), dtype=np.uint8)
+        for k in kinds:
+            mask[int(k)] = 1
+        zero = np.zeros((max(len(self._parties), 1), 3))
+        skip = self._party_index.get(skip_owner, -1) if skip_owner is not None else -1
+        slots, _ = self.index.query(batch, i, zero, mask, skip)
+        out = []
+        for s in slots.tolist():
+            d = int(self._slot_decl[s])
+            if d >= 0:
+                out.append((self._decl_ids[d], self._decl_owner[d], EngineKind(int(self.index.vi[s, I_KIND])),
+                            _slot_batch(self.index, s)))
+        return out
 
     def declarations_of(self, owner: str) -> list[str]:
         return [i for i, d in self._decl_index.items() if self._decl_owner[d] == owner]

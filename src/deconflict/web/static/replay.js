@@ -69,7 +69,11 @@ export function initReplay(ctx) {
       n.late ? el("span", { class: "tag late" }, "LATE") : null,
       ` — ${n.ack.state}${n.ack.reply ? `: ${n.ack.reply.replace("_", " ")}` : ""}`)));
     if (!p.notifications.length) $("#replay-notes").append(el("li", { class: "muted" }, "None received by then."));
-    $("#replay-alerts").textContent = p.alerts.length ? `${p.alerts.length} traffic alert(s) active then` : "";
+    const kinds = { separation: "separation", hazard_entry: "hazard entry", non_conformance: "non-conformance" };
+    const byKind = Object.entries(kinds).map(([k, name]) => [name, p.alerts.filter((a) => (a.kind || "separation") === k)
+      .length]).filter(([, n]) => n).map(([name, n]) => `${n} ${name}`);
+    $("#replay-alerts").textContent = p.alerts.length
+      ? `${p.alerts.length} traffic alert(s) active then: ${byKind.join(", ")}` : "";
     $("#replay-status").textContent = `The record at ${dayHhmm(p.at)} (tree of ${p.tree_size} entries): `
       + `${p.declarations.length} declarations, ${p.notifications.length} notifications.`;
     document.body.dataset.replayAt = p.at;

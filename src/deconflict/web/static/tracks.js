@@ -47,8 +47,29 @@ export function initTracks(ctx) {
       keyboard: false, title: labelOf(track) });
   }
 
+  /** What the alert is, in text (never by colour): a pair losing separation, an aircraft entering a declared
+   *  hazard or protected volume, or one of the party's own aircraft outside all its declared flights. */
+  function tagOf(a) {
+    if (a.kind === "hazard_entry") return "HAZARD ENTRY";
+    if (a.kind === "non_conformance") return "NON-CONFORMANCE";
+    return "ALERT";
+  }
+
+  function whenText(seconds) {
+    return seconds > 0 ? `in ${span(seconds)}` : "now";
+  }
+
   function alertText(a) {
     const p = a.prediction || {};
+    if (a.kind === "non_conformance") {
+      return `${labelOf({ ...a.own, own: true })} is outside its declared flights (${p.reason || "?"})`;
+    }
+    if (a.kind === "hazard_entry") {
+      const where = `${a.hazard?.party || "?"}'s ${p.declaration_kind || "hazard"}${p.induced ? " (induced)" : ""}`;
+      const enters = p.inside_now ? "is inside" : `enters ${whenText((Date.parse(p.loss_at) - Date.now()) / 1000)}`;
+      const who = a.own ? labelOf({ ...a.own, own: true }) : labelOf({ ...(a.aircraft || {}), own: false });
+      return a.own ? `${who} ${enters} ${where}` : `${who} ${enters} your ${p.declaration_kind || "hazard"}`;
+    }
     const cpaIn = (Date.parse(p.cpa_at) - Date.now()) / 1000;
     const lossIn = (Date.parse(p.loss_at) - Date.now()) / 1000;
     return `${labelOf({ ...a.own, own: true })} and ${labelOf({ ...a.other, own: false })}: closest `
@@ -64,7 +85,7 @@ export function initTracks(ctx) {
     for (const t of T.tracks.values()) marker(t).addTo(trackLayer);
     const style = { color: CONFLICT, weight: 3, dashArray: "4 6" };
     for (const a of T.alerts.values()) {
-      if (a.state !== "active" || !a.own.lat || !a.other.lat) continue;
+      if (a.state !== "active" || !a.own?.lat || !a.other?.lat) continue;  // pairs only: a line to the CPA
       const t = Math.max(0, a.prediction?.t_cpa_s || 0);
       const own = ahead(a.own, t), other = ahead(a.other, t);
       const line = L.polyline([[a.own.lat, a.own.lng], own, other, [a.other.lat, a.other.lng]], style)
@@ -80,14 +101,14 @@ export function initTracks(ctx) {
     const active = [...T.alerts.values()].filter((a) => a.state === "active");
     $("#alert-count").textContent = `${active.length} active`;
     $("#alerts").replaceChildren(...active.map((a) => el("li", { class: "alert", dataset: { alert: a.id } },
-      el("button", { type: "button", onclick: () => focus(a) }, el("span", { class: "tag conflict" }, "ALERT"), " ",
+      el("button", { type: "button", onclick: () => focus(a) }, el("span", { class: "tag conflict" }, tagOf(a)), " ",
         alertText(a)))));
     if (!active.length) $("#alerts").append(el("li", { class: "muted" }, "No traffic alerts."));
     $("#track-count").textContent = `${T.tracks.size} aircraft shown`;
   }
 
   function focus(a) {
-    const pts = [[a.own.lat, a.own.lng], [a.other.lat, a.other.lng]].filter((p) => p[0] !== undefined);
+    const pts = [a.own, a.other, a.aircraft].filter((s) => s && s.lat !== undefined).map((s) => [s.lat, s.lng]);
     if (pts.length) map.fitBounds(L.latLngBounds(pts).pad(0.5), { maxZoom: 11 });
   }
 
