@@ -104,7 +104,7 @@ export function initReplay(ctx) {
     R.on = true;
     onEnter();
     layer.addTo(map);
-    const now = Math.floor(Date.now() / 1000) * 1000;
+    const now = Date.now();  // to the millisecond: an entry recorded this very second is part of "now"
     const slider = $("#replay-slider");
     slider.min = String((now - SPAN_H * 3600e3) / 1000);
     slider.max = String(now / 1000);
