@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -423,6 +424,22 @@ def _covers(sub: Any, volumes: list[Volume4D], batch: FootprintBatch) -> bool:
                 and sub.lng_min <= lng0 and sub.lng_max >= lng1)
 
 
+def _uncovered(conn: sa.Connection, sub_id: str, values: dict[str, Any], now: datetime) -> str | None:
+    """The first live OIR depending on the subscription that its new bounds `values` would no longer cover
+    (an OIR's subscription must cover it, as on the OIR's own create and update). What has already passed
+    needs no notifying: a subscription that starts by now covers an OIR that started earlier."""
+    o = t.f3548_oirs.c
+    sub = SimpleNamespace(**values)
+    if sub.time_start <= now:
+        sub.time_start = datetime.min.replace(tzinfo=now.tzinfo)
+    for oir_id, extents in conn.execute(sa.select(o.id, o.extents).where(o.subscription_id == sub_id,
+                                                                         o.time_end >= now).order_by(o.id)):
+        volumes = volumes_from_json(extents)
+        if not _covers(sub, volumes, FootprintBatch.of(volumes)):
+            return str(oir_id)
+    return None
+
+
 # -- operational intent references: create, update, delete --------------------------------------------------
 def _new_ovn(entity_id: str, suffix: str | None, now: datetime) -> str:
     if suffix is None:
@@ -687,6 +704,10 @@ def put_subscription(ctx: F3548Context, caller: Caller, sub_id: str, version: st
                 raise Conflict(f"subscription {sub_id} exists; update it with its version", field="version")
             if str(old.version) != version:
                 raise Conflict(f"version {version} is not current", field="version")
+            uncovered = _uncovered(conn, sub_id, values, now)
+            if uncovered is not None:
+                raise BadRequest(f"extents: the subscription would no longer cover operational intent {uncovered},"
+                                 " which depends on it", field="extents")
             done = conn.execute(sa.update(t.f3548_subscriptions).where(s.id == sub_id, s.version == old.version)
                                 .values(version=old.version + 1, uss_base_url=params.uss_base_url,
                                         notify_for_operational_intents=for_ois,
