@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from deconflict.core.footprint import FootprintBatch
 from deconflict.core.geo import LocalFrame, ecef
 from deconflict.core.model import Declaration, DeclarationKind, SeparationMinima, Volume4D
+from deconflict.core.protocol import coarse_view, conflict_area
 from deconflict.core.strategic import Severity, StrategicEngine
 from deconflict.core.validation import densified_ring, validate_volume
 from deconflict.errors import InvalidVolume
@@ -191,6 +192,34 @@ def test_south_pole_volumes_conflict_across_the_antimeridian() -> None:
                                                 (-89.98, 179.0)])))
     found = engine.check(flight("b", "bravo", circle(-89.985, 180.0, 20.0)))
     assert found.other_declaration_ids == ["a"]
+
+
+# -- disclosure -----------------------------------------------------------------------------------------------
+POLAR_CASES = [circle(90.0, 0.0, 200.0), circle(89.999, 180.0, 300.0), circle(-89.95, 10.0, 100.0),
+               polygon([(88.0, 0.0), (88.0, 120.0), (88.0, -120.0)]),
+               polygon([(90.0, 33.0), (89.9, 0.0), (89.9, 90.0)])]
+
+
+@pytest.mark.parametrize("volume", POLAR_CASES, ids=["on the pole", "covering the pole", "near the south pole",
+                                                     "around the pole", "wedge on the pole"])
+def test_a_coarse_view_near_a_pole_holds_the_footprint_and_the_pole(volume: Volume4D) -> None:
+    """A coarse partner must still learn where not to be: every boundary point, and the pole, lie in a cell."""
+    view = coarse_view(volume)
+    cells = np.array(view.cells)
+    assert len(cells) <= 3_600
+    blat, blng = _boundary(volume)
+    pole = math.copysign(90.0, blat.mean())
+    blat, blng = np.append(blat, pole), np.append(blng, 0.0)
+    inside = ((blat[:, None] >= cells[None, :, 0]) & (blat[:, None] <= cells[None, :, 0] + view.cell_deg)
+              & ((blng[:, None] - cells[None, :, 1]) % 360.0 <= view.cell_deg))
+    assert inside.any(axis=1).all()
+
+
+def test_the_conflict_area_of_two_volumes_on_the_pole_is_a_valid_volume_holding_it() -> None:
+    area = conflict_area(circle(90.0, 0.0, 200.0), circle(89.999, 180.0, 300.0), SeparationMinima())
+    assert len(area) == 1
+    validate_volume(area[0], now=NOW)
+    assert _holds_pole(area[0], 90.0)
 
 
 # -- validation -----------------------------------------------------------------------------------------------
