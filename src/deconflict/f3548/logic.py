@@ -400,10 +400,9 @@ def _notify(conn: sa.Connection, batch: FootprintBatch, volumes: list[Volume4D],
         return []
     ids = [r.id for r in rows]
     s = t.f3548_subscriptions.c
-    conn.execute(sa.update(t.f3548_subscriptions).where(s.id.in_(ids))
-                 .values(notification_index=s.notification_index + 1))
-    fresh = conn.execute(sa.select(s.id, s.uss_base_url, s.notification_index).where(s.id.in_(ids))
-                         .order_by(s.id)).all()
+    fresh = sorted(conn.execute(sa.update(t.f3548_subscriptions).where(s.id.in_(ids))
+                                .values(notification_index=s.notification_index + 1)
+                                .returning(s.id, s.uss_base_url, s.notification_index)).all(), key=lambda r: r.id)
     by_url: dict[str, list[dict[str, Any]]] = {}
     for r in fresh:
         by_url.setdefault(r.uss_base_url, []).append({"subscription_id": r.id,
@@ -484,10 +483,10 @@ def upsert_oir(ctx: F3548Context, caller: Caller, entity_id: str, ovn: str | Non
     new_ovn = _new_ovn(entity_id, params.requested_ovn_suffix, now)
     party = ctx.uss_party(caller.sub)
 
-    with state.db.connect() as conn:
-        before = conn.execute(sa.select(t.f3548_oirs).where(t.f3548_oirs.c.id == entity_id)).first()
-    if before is not None and before.state == CONSTRAINT:
-        raise Conflict(f"{entity_id} is the id of a constraint reference", field="entityid")
+    before = None  # a create writes nothing unless the id is free (checked under the locks): no need to read first
+    if ovn is not None:  # an update also locks where the intent was, so it is read before the locks
+        with state.db.connect() as conn:
+            before = conn.execute(sa.select(t.f3548_oirs).where(t.f3548_oirs.c.id == entity_id)).first()
     batches = [batch] + ([FootprintBatch.of(volumes_from_json(before.extents))] if before is not None else [])
     with ctx.area_locked(batches) as held:
         with ctx.write_tx(held) if held is not None else state.db.connect() as conn:
@@ -514,7 +513,9 @@ def _check_upsert(ctx: F3548Context, conn: sa.Connection, caller: Caller, entity
     USS performs constraint processing for this intent, i.e. when its subscription (the new implicit one, or
     the one attached) notifies for constraints (F3548 PutOperationalIntentReferenceParameters.key)."""
     old = conn.execute(sa.select(t.f3548_oirs).where(t.f3548_oirs.c.id == entity_id)).first()
-    if (old is None) != (before is None) or (old is not None and old.extents != before.extents):
+    if old is not None and old.state == CONSTRAINT:
+        raise Conflict(f"{entity_id} is the id of a constraint reference", field="entityid")
+    if ovn is not None and ((old is None) != (before is None) or (old is not None and old.extents != before.extents)):
         raise AirspaceConflict("the operational intent changed meanwhile; retry")
     if old is not None:
         if old.manager != caller.sub:
@@ -612,20 +613,20 @@ def _commit_oir(ctx: F3548Context, conn: sa.Connection, caller: Caller, party: P
            "state": new_state, "uss_base_url": params.uss_base_url, "subscription_id": sub_id,
            "extents": volumes_json(volumes), "time_start": start, "time_end": end, "altitude_lower": lo,
            "altitude_upper": hi, "updated_at": now}
-    if old is None:
-        conn.execute(sa.insert(t.f3548_oirs).values(id=entity_id, version=1, created_at=now, **row))
+    stored = t.f3548_oirs.c
+    if old is None:  # RETURNING: the row as stored, without reading it back
+        written = conn.execute(sa.insert(t.f3548_oirs).values(id=entity_id, version=1, created_at=now, **row)
+                               .returning(*stored)).one()
         notify_volumes = volumes
     else:
-        done = conn.execute(sa.update(t.f3548_oirs).where(t.f3548_oirs.c.id == entity_id,
-                                                          t.f3548_oirs.c.ovn == old.ovn)
-                            .values(version=old.version + 1, **row))
-        if done.rowcount != 1:
+        written = conn.execute(sa.update(t.f3548_oirs).where(stored.id == entity_id, stored.ovn == old.ovn)
+                               .values(version=old.version + 1, **row).returning(*stored)).first()
+        if written is None:
             raise AirspaceConflict("the operational intent changed meanwhile; retry")
         if old.subscription_id and old.subscription_id != sub_id:
             _drop_implicit_if_orphan(conn, old.subscription_id)
         notify_volumes = volumes + volumes_from_json(old.extents)
     subscribers = _notify(conn, FootprintBatch.of(notify_volumes), notify_volumes, now)
-    written = conn.execute(sa.select(t.f3548_oirs).where(t.f3548_oirs.c.id == entity_id)).one()
     return {"subscribers": subscribers, "operational_intent_reference": oir_json(written, caller)}
 
 
