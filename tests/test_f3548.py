@@ -331,6 +331,19 @@ def test_a_subscription_keeps_covering_the_intents_that_depend_on_it(dss: Runnin
     assert r.json()["subscription"]["dependent_operational_intents"] == [ref["id"]]
 
 
+def test_a_subscription_across_the_antimeridian_or_around_a_pole_covers_what_it_holds(dss: RunningService) -> None:
+    a = uss(dss, "uss-a")
+    for centre, inside in (((-17.0, 179.99), (-17.0, -179.99)), ((89.99, 0.0), (90.0, 0.0))):
+        sub = str(uuid.uuid4())
+        made = a.put(f"/dss/v1/subscriptions/{sub}", json={
+            "extents": vol(*centre, 5000.0, hours=(0.0, 3.0)), "uss_base_url": "https://uss.example/base",
+            "notify_for_operational_intents": True})
+        assert made.status_code == 200, made.text
+        attached = create(a, intent(vol(*inside, 500.0), implicit=False, subscription_id=sub))
+        assert attached.status_code == 201, attached.text
+        assert create(a, intent(vol(45.0, 0.0, 500.0), implicit=False, subscription_id=sub)).status_code == 400
+
+
 # -- each intent is a Deconflict declaration ---------------------------------------------------------------
 def test_an_intent_is_a_flight_declaration_that_meets_military_activities(dss: RunningService) -> None:
     assert dss.admin_token is not None

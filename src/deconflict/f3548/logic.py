@@ -420,7 +420,15 @@ def _covers(sub: Any, volumes: list[Volume4D], batch: FootprintBatch) -> bool:
     lat0, lat1, lng0, lng1 = _bbox(batch)
     return bool(sub.time_start <= start and sub.time_end >= end and sub.altitude_lower <= lo
                 and sub.altitude_upper >= hi and sub.lat_min <= lat0 and sub.lat_max >= lat1
-                and sub.lng_min <= lng0 and sub.lng_max >= lng1)
+                and _lng_covers(sub.lng_min, sub.lng_max, lng0, lng1))
+
+
+def _lng_covers(lo: float, hi: float, lng0: float, lng1: float) -> bool:
+    """Whether longitudes [lo, hi] hold [lng0, lng1], modulo 360 (either may run past 180: the antimeridian;
+    a range of 360 degrees, every longitude, is a box around a pole)."""
+    if hi - lo >= 360.0:
+        return True
+    return lng1 - lng0 < 360.0 and (lng0 - lo) % 360.0 + (lng1 - lng0) <= hi - lo
 
 
 def _uncovered(conn: sa.Connection, sub_id: str, values: dict[str, Any], now: datetime) -> str | None:
