@@ -341,6 +341,8 @@ def test_a_subscription_across_the_antimeridian_or_around_a_pole_covers_what_it_
         assert made.status_code == 200, made.text
         attached = create(a, intent(vol(*inside, 500.0), implicit=False, subscription_id=sub))
         assert attached.status_code == 201, attached.text
+        told = [x["subscription_id"] for group in attached.json()["subscribers"] for x in group["subscriptions"]]
+        assert told == [sub]  # and it is notified
         assert create(a, intent(vol(45.0, 0.0, 500.0), implicit=False, subscription_id=sub)).status_code == 400
 
 

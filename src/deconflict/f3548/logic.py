@@ -376,7 +376,8 @@ def _candidates(conn: sa.Connection, batch: FootprintBatch, volumes: list[Volume
     cond = [s.time_end >= max(start, now), s.time_start <= end, s.altitude_lower <= hi, s.altitude_upper >= lo,
             s.lat_min <= lat1, s.lat_max >= lat0]
     if lng1 - lng0 < 360 and lng0 >= -180 and lng1 <= 180:
-        cond += [s.lng_min <= lng1, s.lng_max >= lng0]
+        # a stored box may run past 180 (across the antimeridian): then it also holds [-180, lng_max - 360]
+        cond.append(sa.or_(sa.and_(s.lng_min <= lng1, s.lng_max >= lng0), s.lng_max - 360.0 >= lng0))
     for name, value in flags.items():
         cond.append(getattr(s, name) == value)
     rows = conn.execute(sa.select(t.f3548_subscriptions).where(*cond).order_by(s.id)).all()
