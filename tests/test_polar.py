@@ -24,6 +24,7 @@ from deconflict.core.protocol import coarse_view, conflict_area
 from deconflict.core.strategic import Severity, StrategicEngine
 from deconflict.core.validation import densified_ring, validate_volume
 from deconflict.errors import InvalidVolume
+from deconflict.store.locks import area_lock_keys
 
 from .strategies import GEOD, T0, footprints, make_volume
 
@@ -192,6 +193,25 @@ def test_south_pole_volumes_conflict_across_the_antimeridian() -> None:
                                                 (-89.98, 179.0)])))
     found = engine.check(flight("b", "bravo", circle(-89.985, 180.0, 20.0)))
     assert found.other_declaration_ids == ["a"]
+
+
+# -- area locks -----------------------------------------------------------------------------------------------
+def _keys(volume: Volume4D, grow_m: float) -> dict[int, bool]:
+    b = FootprintBatch.of([volume])
+    return area_lock_keys(b.bbox, b.t0, b.t1, grow_m, 0.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=st.tuples(high_latitudes, st.floats(-180.0, 180.0)), azimuth=st.floats(0.0, 360.0),
+       share=st.floats(0.0, 1.0), grow=st.sampled_from([100.0, 9_260.0, 60_000.0, 150_000.0, 250_000.0]))
+def test_writes_within_reach_across_a_pole_share_an_area_lock(a: tuple[float, float], azimuth: float, share: float,
+                                                              grow: float) -> None:
+    """Two writes whose regions (grown by the widest minimum) meet must take a common lock, one of them
+    exclusive, so they run one after the other; here the second is within reach of the first in any direction,
+    often across the pole."""
+    lng, lat, _ = GEOD.fwd(a[1], a[0], azimuth, share * grow)
+    ka, kb = _keys(circle(*a, 10.0), grow), _keys(circle(lat, lng, 10.0), grow)
+    assert any(ka[k] or kb[k] for k in ka.keys() & kb.keys())
 
 
 # -- disclosure -----------------------------------------------------------------------------------------------
