@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from deconflict.f3548 import F3548Config
+from deconflict.f3548 import F3548Config, logic
 from deconflict.f3548.logic import NO_OVN, uss_party_name
 from deconflict.service.server import RunningService
 from deconflict.store import schema as t
@@ -248,6 +248,26 @@ def test_http_base_urls_only_in_test_mode(service: RunningService) -> None:
     r = uss(service, "uss-a").put(f"{OIR}/{uuid.uuid4()}", json=intent(
         vol(35.0, 36.0), uss_base_url="http://localhost:8074", new_subscription={"uss_base_url": "http://x"}))
     assert r.status_code == 201, r.text
+
+
+def test_a_create_racing_another_of_the_same_id_elsewhere_is_409(dss: RunningService,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two creates of one id in different areas take different locks; the second to write gets 409, not 500."""
+    a = uss(dss, "uss-a")
+    other = create(a, intent(vol(10.0, 10.0))).json()["operational_intent_reference"]
+    entity = str(uuid.uuid4())
+    filing = logic._file_declaration
+
+    def racing(*args: Any) -> str:  # the other create of `entity` commits while this one files its declaration
+        decl_id = filing(*args)
+        with dss.state.db.begin() as conn:
+            row = conn.execute(sa.select(t.f3548_oirs).where(t.f3548_oirs.c.id == other["id"])).one()._asdict()
+            conn.execute(sa.insert(t.f3548_oirs).values({**row, "id": entity}))
+        return decl_id
+
+    monkeypatch.setattr(logic, "_file_declaration", racing)
+    r = create(a, intent(vol(20.0, 20.0)), entity)
+    assert r.status_code == 409 and "meanwhile" in r.text, r.text
 
 
 def test_intents_at_the_pole_follow_the_key_rule(dss: RunningService) -> None:

@@ -624,8 +624,11 @@ def _commit_oir(ctx: F3548Context, conn: sa.Connection, caller: Caller, party: P
            "altitude_upper": hi, "updated_at": now}
     stored = t.f3548_oirs.c
     if old is None:  # RETURNING: the row as stored, without reading it back
-        written = conn.execute(sa.insert(t.f3548_oirs).values(id=entity_id, version=1, created_at=now, **row)
-                               .returning(*stored)).one()
+        try:
+            written = conn.execute(sa.insert(t.f3548_oirs).values(id=entity_id, version=1, created_at=now, **row)
+                                   .returning(*stored)).one()
+        except sa.exc.IntegrityError:  # the same id created meanwhile elsewhere (other area locks): 409, not 500
+            raise AirspaceConflict(f"operational intent {entity_id} was created meanwhile; retry") from None
         notify_volumes = volumes
     else:
         written = conn.execute(sa.update(t.f3548_oirs).where(stored.id == entity_id, stored.ovn == old.ovn)
