@@ -22,9 +22,33 @@ def offset(lat: float, lng: float, east_m: float, north_m: float) -> tuple[float
     return lat2, ((lng2 + 180.0) % 360.0) - 180.0
 
 
+LATS = [35.0, -33.9, 51.5, 60.0, 0.0, 78.0]
+POLAR_LATS = [85.0, 88.0, 89.5, 89.99, 90.0, -86.5, -89.9, -90.0]  #: around, at and near both poles
+POLE_M_PER_DEG = 111_694.0  #: metres of meridian per degree of latitude next to a pole (to 0.1%)
+
+
+@st.composite
+def pole_wedge(draw: st.DrawFn, lat: float, lng: float) -> tuple[str, object]:
+    """A polygon with a vertex on the pole nearest (lat, lng): the pole, then points at increasing longitudes
+    (spanning under 180 degrees) at random distances from it. Star-shaped from the pole, so simple."""
+    pole = math.copysign(90.0, lat)
+    n = draw(st.integers(2, 8))
+    span = draw(st.floats(5.0, 170.0))
+    size = draw(st.sampled_from([200.0, 3_000.0, 40_000.0]))
+    ring: list[tuple[float, float]] = [(pole, draw(st.floats(-180.0, 180.0)))]  # the pole's longitude is any
+    for k in range(n):
+        dist = size * draw(st.floats(0.3, 1.0))
+        ring.append((pole - math.copysign(dist / POLE_M_PER_DEG, pole),
+                     ((lng + span * k / (n - 1) + 180.0) % 360.0) - 180.0))
+    return "polygon", ring
+
+
 @st.composite
 def footprints(draw: st.DrawFn, lat: float, lng: float, spread_m: float) -> tuple[str, object]:
-    """A circle or a star-shaped (so simple) polygon near (lat, lng)."""
+    """A circle or a star-shaped (so simple) polygon near (lat, lng); near a pole, sometimes a polygon with a
+    vertex on the pole."""
+    if abs(lat) >= 89.5 and draw(st.integers(0, 3)) == 0:
+        return draw(pole_wedge(lat, lng))
     cx = draw(st.floats(-spread_m, spread_m))
     cy = draw(st.floats(-spread_m, spread_m))
     clat, clng = offset(lat, lng, cx, cy)
@@ -66,9 +90,11 @@ def volumes(draw: st.DrawFn, lat: float, lng: float, spread_m: float) -> Volume4
 
 
 @st.composite
-def worlds(draw: st.DrawFn, max_declarations: int = 25) -> tuple[list[Declaration], Declaration]:
-    """(existing declarations, a query declaration); some volumes are copies or time-adjacent copies."""
-    lat = draw(st.sampled_from([35.0, -33.9, 51.5, 60.0, 0.0, 78.0]))
+def worlds(draw: st.DrawFn, max_declarations: int = 25, lats: list[float] = LATS
+           ) -> tuple[list[Declaration], Declaration]:
+    """(existing declarations, a query declaration) around one of `lats`; some volumes are copies or
+    time-adjacent copies."""
+    lat = draw(st.sampled_from(lats))
     lng = draw(st.sampled_from([36.0, 179.95, -179.95, 0.0, 151.2]))
     spread = draw(st.sampled_from([2_000.0, 20_000.0, 80_000.0]))
     owners = ["alpha", "bravo", "charlie"]

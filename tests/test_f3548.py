@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from deconflict.f3548 import F3548Config
+from deconflict.f3548 import F3548Config, logic
 from deconflict.f3548.logic import NO_OVN, uss_party_name
 from deconflict.service.server import RunningService
 from deconflict.store import schema as t
@@ -250,6 +250,39 @@ def test_http_base_urls_only_in_test_mode(service: RunningService) -> None:
     assert r.status_code == 201, r.text
 
 
+def test_a_create_racing_another_of_the_same_id_elsewhere_is_409(dss: RunningService,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two creates of one id in different areas take different locks; the second to write gets 409, not 500."""
+    a = uss(dss, "uss-a")
+    other = create(a, intent(vol(10.0, 10.0))).json()["operational_intent_reference"]
+    entity = str(uuid.uuid4())
+    filing = logic._file_declaration
+
+    def racing(*args: Any) -> str:  # the other create of `entity` commits while this one files its declaration
+        decl_id = filing(*args)
+        with dss.state.db.begin() as conn:
+            row = conn.execute(sa.select(t.f3548_oirs).where(t.f3548_oirs.c.id == other["id"])).one()._asdict()
+            conn.execute(sa.insert(t.f3548_oirs).values({**row, "id": entity}))
+        return decl_id
+
+    monkeypatch.setattr(logic, "_file_declaration", racing)
+    r = create(a, intent(vol(20.0, 20.0)), entity)
+    assert r.status_code == 409 and "meanwhile" in r.text, r.text
+
+
+def test_intents_at_the_pole_follow_the_key_rule(dss: RunningService) -> None:
+    """The prober's polar operations: one centred on the north pole, one 111 m off it on the far meridian."""
+    a, b = uss(dss, "uss-a"), uss(dss, "uss-b")
+    first = create(a, intent(vol(90.0, 0.0, 200.0))).json()["operational_intent_reference"]
+    refused = create(b, intent(vol(89.999, 180.0, 300.0)))
+    assert refused.status_code == 409, refused.text
+    assert [m["id"] for m in refused.json()["missing_operational_intents"]] == [first["id"]]
+    assert create(b, intent(vol(89.999, 180.0, 300.0), key=[first["ovn"]])).status_code == 201
+    assert create(b, intent(vol(89.99, 180.0, 300.0))).status_code == 201  # 1.1 km off the pole: apart
+    found = a.post(f"{OIR}/query", json=area(90.0, 90.0, 500.0)).json()["operational_intent_references"]
+    assert len(found) == 2 and first["id"] in {o["id"] for o in found}
+
+
 # -- subscriptions -------------------------------------------------------------------------------------------
 def test_implicit_and_explicit_subscriptions_and_notification_indexes(dss: RunningService) -> None:
     a, b = uss(dss, "uss-a"), uss(dss, "uss-b")
@@ -298,6 +331,39 @@ def test_implicit_and_explicit_subscriptions_and_notification_indexes(dss: Runni
     assert b.delete(f"/dss/v1/subscriptions/{explicit}/1").status_code == 409
     assert b.delete(f"/dss/v1/subscriptions/{explicit}/2").status_code == 200
     assert b.get(f"/dss/v1/subscriptions/{explicit}").status_code == 404
+
+
+def test_a_subscription_keeps_covering_the_intents_that_depend_on_it(dss: RunningService) -> None:
+    a = uss(dss, "uss-a")
+    ref = create(a, intent(vol(35.0, 36.0, 1000.0, hours=(1.0, 2.0)))).json()["operational_intent_reference"]
+    sub = ref["subscription_id"]
+
+    def update(version: int, extents: dict[str, Any]) -> httpx.Response:
+        return a.put(f"/dss/v1/subscriptions/{sub}/{version}", json={
+            "extents": extents, "uss_base_url": "https://uss.example/base", "notify_for_operational_intents": True})
+
+    for elsewhere in (vol(45.0, 36.0, 1000.0), vol(35.0, 36.0, 1000.0, hours=(1.5, 2.0)),
+                      vol(35.0, 36.0, 1000.0, alt=(0.5, 1000.0))):
+        r = update(1, elsewhere)
+        assert r.status_code == 400 and ref["id"] in r.text and "extents" in r.text, r.text
+    r = update(1, vol(35.0, 36.0, 3000.0, hours=(0.0, 3.0)))
+    assert r.status_code == 200, r.text
+    assert r.json()["subscription"]["dependent_operational_intents"] == [ref["id"]]
+
+
+def test_a_subscription_across_the_antimeridian_or_around_a_pole_covers_what_it_holds(dss: RunningService) -> None:
+    a = uss(dss, "uss-a")
+    for centre, inside in (((-17.0, 179.99), (-17.0, -179.99)), ((89.99, 0.0), (90.0, 0.0))):
+        sub = str(uuid.uuid4())
+        made = a.put(f"/dss/v1/subscriptions/{sub}", json={
+            "extents": vol(*centre, 5000.0, hours=(0.0, 3.0)), "uss_base_url": "https://uss.example/base",
+            "notify_for_operational_intents": True})
+        assert made.status_code == 200, made.text
+        attached = create(a, intent(vol(*inside, 500.0), implicit=False, subscription_id=sub))
+        assert attached.status_code == 201, attached.text
+        told = [x["subscription_id"] for group in attached.json()["subscribers"] for x in group["subscriptions"]]
+        assert told == [sub]  # and it is notified
+        assert create(a, intent(vol(45.0, 0.0, 500.0), implicit=False, subscription_id=sub)).status_code == 400
 
 
 # -- each intent is a Deconflict declaration ---------------------------------------------------------------

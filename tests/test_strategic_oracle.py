@@ -15,7 +15,7 @@ from deconflict.core.model import Declaration, SeparationMinima
 from deconflict.core.strategic import StrategicEngine
 
 from .oracle import oracle_hits
-from .strategies import T0, worlds
+from .strategies import POLAR_LATS, T0, worlds
 
 TOLERANCE_M = 0.5
 PAIRS = [("alpha", "bravo"), ("alpha", "charlie"), ("bravo", "charlie")]
@@ -74,6 +74,17 @@ def _assert_matches_oracle(engine: StrategicEngine, query: Declaration, live: li
 @given(world=worlds(), minima=minima_st)
 def test_conflicts_equal_the_oracle(world: tuple[list[Declaration], Declaration],
                                     minima: dict[tuple[str, str], SeparationMinima]) -> None:
+    decls, query = world
+    engine = _engine(decls, minima)
+    _assert_matches_oracle(engine, query, decls, minima)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(world=worlds(lats=POLAR_LATS), minima=minima_st)
+def test_polar_conflicts_equal_the_oracle(world: tuple[list[Declaration], Declaration],
+                                          minima: dict[tuple[str, str], SeparationMinima]) -> None:
+    """Volumes at 85-90 degrees in both hemispheres: around a pole, on it (a vertex or a circle's centre there),
+    and across the antimeridian next to it."""
     decls, query = world
     engine = _engine(decls, minima)
     _assert_matches_oracle(engine, query, decls, minima)

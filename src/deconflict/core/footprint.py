@@ -30,12 +30,32 @@ def epoch_seconds(t: object) -> float:
     return float(t.timestamp())  # type: ignore[attr-defined]
 
 
+POLAR_LAT_DEG = 89.0  #: a footprint that may reach beyond this latitude gets a polar box (see compute_bboxes)
+
+
+@njit(cache=True, inline="always")
+def _wrap(d: float) -> float:
+    """d degrees into [-180, 180)."""
+    if d >= 180.0:
+        d -= 360.0
+    elif d < -180.0:
+        d += 360.0
+    return d
+
+
 @njit(cache=True)
 def compute_bboxes(offsets: IntArray, points: FloatArray, radius: FloatArray) -> FloatArray:
     """Conservative lat/lon boxes (latmin, latmax, lngmin, lngmax) of footprints, degrees.
 
     lngmin is in [-180, 180); lngmax >= lngmin may exceed 180 for a footprint across the antimeridian.
     Boxes are padded for the poleward bulge of geodesic edges and for rounding, so they never cut a footprint.
+
+    Near a pole longitude stops being a useful coordinate: a footprint that may come within 1 degree of a pole
+    (every boundary point lies within its radius, or half its longest edge, of a vertex, and latitude changes by at
+    most 1 / (least meridian radius) per metre along any path) or whose ring winds around it (it contains the pole)
+    gets the full longitude range and a latitude bound at the pole. A vertex at the pole (any longitude) is one
+    such. Elsewhere longitudes are unwrapped along the ring, so a footprint spanning more than 180 degrees of
+    longitude without enclosing a pole keeps its true range.
     """
     n = radius.shape[0]
     out = np.empty((n, 4))
@@ -48,13 +68,14 @@ def compute_bboxes(offsets: IntArray, points: FloatArray, radius: FloatArray) ->
         lngmin = 0.0
         lngmax = 0.0
         max_edge2 = 0.0
+        run = 0.0  # longitude unwrapped along the ring, relative to the first vertex
+        prev = lng0
         for k in range(s, e):
             lat, lng = geodetic_of(points[k, 0], points[k, 1], points[k, 2])
-            d = lng - lng0
-            if d > 180.0:
-                d -= 360.0
-            elif d < -180.0:
-                d += 360.0
+            run += _wrap(lng - prev)
+            prev = lng
+            d = _wrap(lng - lng0)
+            d += 360.0 * round((run - d) / 360.0)
             latmin = min(latmin, lat)
             latmax = max(latmax, lat)
             lngmin = min(lngmin, d)
@@ -64,10 +85,23 @@ def compute_bboxes(offsets: IntArray, points: FloatArray, radius: FloatArray) ->
             dy = points[j, 1] - points[k, 1]
             dz = points[j, 2] - points[k, 2]
             max_edge2 = max(max_edge2, dx * dx + dy * dy + dz * dz)
-        philim = min(max(abs(latmin), abs(latmax)), 89.0)
-        pad = _BBOX_PAD_M + max_edge2 * (1.0 + math.tan(math.radians(philim))) / (8.0 * MIN_RADIUS_OF_CURVATURE_M)
+        winds = abs(run + _wrap(lng0 - prev)) > 180.0  # 0 or +/-360 once the ring closes
+        bulge = max_edge2 * (1.0 + math.tan(math.radians(min(max(abs(latmin), abs(latmax)), 89.0))))
+        pad = _BBOX_PAD_M + bulge / (8.0 * MIN_RADIUS_OF_CURVATURE_M)
         r = radius[i] * 1.001 + pad
         dlat = math.degrees(r / MIN_RADIUS_OF_CURVATURE_M)
+        reach = max(dlat, math.degrees((radius[i] * 1.001 + 0.505 * math.sqrt(max_edge2) + _BBOX_PAD_M)
+                                       / MIN_RADIUS_OF_CURVATURE_M))
+        if winds or latmax + reach > POLAR_LAT_DEG or latmin - reach < -POLAR_LAT_DEG:
+            if latmax + latmin > 0.0:  # the north pole (a footprint is far smaller than a hemisphere)
+                out[i, 0] = max(latmin - reach, -90.0)
+                out[i, 1] = 90.0
+            else:
+                out[i, 0] = -90.0
+                out[i, 1] = min(latmax + reach, 90.0)
+            out[i, 2] = -180.0
+            out[i, 3] = 180.0
+            continue
         latmin -= dlat
         latmax += dlat
         phimax = min(max(abs(latmin), abs(latmax)), 89.9)

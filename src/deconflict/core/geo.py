@@ -9,6 +9,9 @@ from the centre carry the AEQD's small scale error (under 5e-5 relative within 1
 Polygon edges are geodesics (F3548: shortest paths). Edges longer than `MAX_EDGE_M` are densified with geodesic
 points, so straight edges in the frame stay within a few decimetres of the true geodesic. Vertices are stored as
 ECEF so that a query projects them with a rotation, not trigonometry, and the antimeridian needs no special case.
+Nor do the poles: the frame is well defined there (east and north follow the centre's longitude, whatever value
+a vertex at the pole carries), and a footprint around or on a pole is an ordinary shape in it. Only the lat/lon
+boxes that index footprints need care there (see `footprint.compute_bboxes`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from numba import njit
 __all__ = [
     "A_M",
     "E2",
-    "MAX_ABS_LAT_DEG",
     "MAX_EDGE_M",
     "LocalFrame",
     "ecef",
@@ -34,7 +36,6 @@ __all__ = [
 A_M = 6378137.0  #: WGS84 semi-major axis, metres
 F = 1.0 / 298.257223563  #: WGS84 flattening
 E2 = F * (2.0 - F)  #: first eccentricity squared
-MAX_ABS_LAT_DEG = 85.0  #: beyond this the lat/lon index is refused (polar operations are out of scope)
 MAX_EDGE_M = 25_000.0  #: longer polygon edges are densified along the geodesic
 MIN_RADIUS_OF_CURVATURE_M = A_M * (1.0 - E2)  #: meridian radius at the equator: the smallest anywhere
 

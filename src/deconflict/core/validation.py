@@ -15,7 +15,7 @@ import shapely
 from pyproj import Geod
 
 from ..errors import InvalidVolume
-from .geo import MAX_ABS_LAT_DEG, MAX_EDGE_M, MIN_RADIUS_OF_CURVATURE_M, LocalFrame, ecef
+from .geo import MAX_EDGE_M, LocalFrame, ecef
 from .limits import DEFAULT_VOLUME_LIMITS, VolumeLimits
 from .model import Altitude, Circle, LatLngPoint, Polygon, Time, Volume4D
 
@@ -42,12 +42,14 @@ def _point(p: LatLngPoint, field: str) -> tuple[float, float]:
         raise InvalidVolume(f"latitude {lat} is outside [-90, 90]", field=f"{field}.lat")
     if not -180.0 <= lng <= 180.0:
         raise InvalidVolume(f"longitude {lng} is outside [-180, 180]", field=f"{field}.lng")
-    if abs(lat) > MAX_ABS_LAT_DEG:
-        raise InvalidVolume(
-            f"latitude {lat} is beyond +/-{MAX_ABS_LAT_DEG} degrees; polar volumes are not supported",
-            field=f"{field}.lat",
-        )
     return lat, lng
+
+
+def _place(lat: float, lng: float) -> tuple[float, float]:
+    """One name for each place: every longitude names a pole, and -180 and 180 name the same meridian."""
+    if abs(lat) == 90.0:
+        return lat, 0.0
+    return lat, -180.0 if lng == 180.0 else lng
 
 
 def polygon_ring(polygon: Polygon) -> list[LatLngPoint]:
@@ -92,7 +94,7 @@ def _validate_polygon(polygon: Polygon, limits: VolumeLimits, field: str) -> Non
         raise InvalidVolume(
             f"{len(vertices)} vertices exceed the limit of {limits.max_vertices}", field=vfield
         )
-    coords = [_point(v, f"{vfield}[{i}]") for i, v in enumerate(vertices)]
+    coords = [_place(*_point(v, f"{vfield}[{i}]")) for i, v in enumerate(vertices)]
     for i in range(len(coords)):
         if coords[i] == coords[i - 1]:
             raise InvalidVolume("repeats the previous vertex (vertices may not be duplicated)", field=f"{vfield}[{i}]")
@@ -122,7 +124,7 @@ def _validate_polygon(polygon: Polygon, limits: VolumeLimits, field: str) -> Non
 def _validate_circle(circle: Circle, limits: VolumeLimits, field: str) -> None:
     if not isinstance(circle, Circle):
         raise InvalidVolume("must be a circle with center and radius", field=field)
-    lat, _ = _point(circle.center, f"{field}.center")
+    _point(circle.center, f"{field}.center")
     rfield = f"{field}.radius.value"
     radius = _number(circle.radius.value, rfield)
     if circle.radius.units != "M":
@@ -131,10 +133,6 @@ def _validate_circle(circle: Circle, limits: VolumeLimits, field: str) -> None:
         raise InvalidVolume(f"must be positive, got {radius}", field=rfield)
     if radius > limits.max_radius_m:
         raise InvalidVolume(f"{radius:.0f} m exceeds the limit of {limits.max_radius_m:.0f} m", field=rfield)
-    if abs(lat) + math.degrees(radius / MIN_RADIUS_OF_CURVATURE_M) > MAX_ABS_LAT_DEG:
-        raise InvalidVolume(
-            f"reaches beyond +/-{MAX_ABS_LAT_DEG} degrees latitude; polar volumes are not supported", field=field
-        )
     if math.pi * radius * radius / 1e6 > limits.max_area_km2:
         raise InvalidVolume(f"area exceeds the limit of {limits.max_area_km2:.0f} km^2", field=rfield)
 

@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -375,7 +376,8 @@ def _candidates(conn: sa.Connection, batch: FootprintBatch, volumes: list[Volume
     cond = [s.time_end >= max(start, now), s.time_start <= end, s.altitude_lower <= hi, s.altitude_upper >= lo,
             s.lat_min <= lat1, s.lat_max >= lat0]
     if lng1 - lng0 < 360 and lng0 >= -180 and lng1 <= 180:
-        cond += [s.lng_min <= lng1, s.lng_max >= lng0]
+        # a stored box may run past 180 (across the antimeridian): then it also holds [-180, lng_max - 360]
+        cond.append(sa.or_(sa.and_(s.lng_min <= lng1, s.lng_max >= lng0), s.lng_max - 360.0 >= lng0))
     for name, value in flags.items():
         cond.append(getattr(s, name) == value)
     rows = conn.execute(sa.select(t.f3548_subscriptions).where(*cond).order_by(s.id)).all()
@@ -399,10 +401,9 @@ def _notify(conn: sa.Connection, batch: FootprintBatch, volumes: list[Volume4D],
         return []
     ids = [r.id for r in rows]
     s = t.f3548_subscriptions.c
-    conn.execute(sa.update(t.f3548_subscriptions).where(s.id.in_(ids))
-                 .values(notification_index=s.notification_index + 1))
-    fresh = conn.execute(sa.select(s.id, s.uss_base_url, s.notification_index).where(s.id.in_(ids))
-                         .order_by(s.id)).all()
+    fresh = sorted(conn.execute(sa.update(t.f3548_subscriptions).where(s.id.in_(ids))
+                                .values(notification_index=s.notification_index + 1)
+                                .returning(s.id, s.uss_base_url, s.notification_index)).all(), key=lambda r: r.id)
     by_url: dict[str, list[dict[str, Any]]] = {}
     for r in fresh:
         by_url.setdefault(r.uss_base_url, []).append({"subscription_id": r.id,
@@ -420,7 +421,31 @@ def _covers(sub: Any, volumes: list[Volume4D], batch: FootprintBatch) -> bool:
     lat0, lat1, lng0, lng1 = _bbox(batch)
     return bool(sub.time_start <= start and sub.time_end >= end and sub.altitude_lower <= lo
                 and sub.altitude_upper >= hi and sub.lat_min <= lat0 and sub.lat_max >= lat1
-                and sub.lng_min <= lng0 and sub.lng_max >= lng1)
+                and _lng_covers(sub.lng_min, sub.lng_max, lng0, lng1))
+
+
+def _lng_covers(lo: float, hi: float, lng0: float, lng1: float) -> bool:
+    """Whether longitudes [lo, hi] hold [lng0, lng1], modulo 360 (either may run past 180: the antimeridian;
+    a range of 360 degrees, every longitude, is a box around a pole)."""
+    if hi - lo >= 360.0:
+        return True
+    return lng1 - lng0 < 360.0 and (lng0 - lo) % 360.0 + (lng1 - lng0) <= hi - lo
+
+
+def _uncovered(conn: sa.Connection, sub_id: str, values: dict[str, Any], now: datetime) -> str | None:
+    """The first live OIR depending on the subscription that its new bounds `values` would no longer cover
+    (an OIR's subscription must cover it, as on the OIR's own create and update). What has already passed
+    needs no notifying: a subscription that starts by now covers an OIR that started earlier."""
+    o = t.f3548_oirs.c
+    sub = SimpleNamespace(**values)
+    if sub.time_start <= now:
+        sub.time_start = datetime.min.replace(tzinfo=now.tzinfo)
+    for oir_id, extents in conn.execute(sa.select(o.id, o.extents).where(o.subscription_id == sub_id,
+                                                                         o.time_end >= now).order_by(o.id)):
+        volumes = volumes_from_json(extents)
+        if not _covers(sub, volumes, FootprintBatch.of(volumes)):
+            return str(oir_id)
+    return None
 
 
 # -- operational intent references: create, update, delete --------------------------------------------------
@@ -467,10 +492,10 @@ def upsert_oir(ctx: F3548Context, caller: Caller, entity_id: str, ovn: str | Non
     new_ovn = _new_ovn(entity_id, params.requested_ovn_suffix, now)
     party = ctx.uss_party(caller.sub)
 
-    with state.db.connect() as conn:
-        before = conn.execute(sa.select(t.f3548_oirs).where(t.f3548_oirs.c.id == entity_id)).first()
-    if before is not None and before.state == CONSTRAINT:
-        raise Conflict(f"{entity_id} is the id of a constraint reference", field="entityid")
+    before = None  # a create writes nothing unless the id is free (checked under the locks): no need to read first
+    if ovn is not None:  # an update also locks where the intent was, so it is read before the locks
+        with state.db.connect() as conn:
+            before = conn.execute(sa.select(t.f3548_oirs).where(t.f3548_oirs.c.id == entity_id)).first()
     batches = [batch] + ([FootprintBatch.of(volumes_from_json(before.extents))] if before is not None else [])
     with ctx.area_locked(batches) as held:
         with ctx.write_tx(held) if held is not None else state.db.connect() as conn:
@@ -497,7 +522,9 @@ def _check_upsert(ctx: F3548Context, conn: sa.Connection, caller: Caller, entity
     USS performs constraint processing for this intent, i.e. when its subscription (the new implicit one, or
     the one attached) notifies for constraints (F3548 PutOperationalIntentReferenceParameters.key)."""
     old = conn.execute(sa.select(t.f3548_oirs).where(t.f3548_oirs.c.id == entity_id)).first()
-    if (old is None) != (before is None) or (old is not None and old.extents != before.extents):
+    if old is not None and old.state == CONSTRAINT:
+        raise Conflict(f"{entity_id} is the id of a constraint reference", field="entityid")
+    if ovn is not None and ((old is None) != (before is None) or (old is not None and old.extents != before.extents)):
         raise AirspaceConflict("the operational intent changed meanwhile; retry")
     if old is not None:
         if old.manager != caller.sub:
@@ -595,20 +622,23 @@ def _commit_oir(ctx: F3548Context, conn: sa.Connection, caller: Caller, party: P
            "state": new_state, "uss_base_url": params.uss_base_url, "subscription_id": sub_id,
            "extents": volumes_json(volumes), "time_start": start, "time_end": end, "altitude_lower": lo,
            "altitude_upper": hi, "updated_at": now}
-    if old is None:
-        conn.execute(sa.insert(t.f3548_oirs).values(id=entity_id, version=1, created_at=now, **row))
+    stored = t.f3548_oirs.c
+    if old is None:  # RETURNING: the row as stored, without reading it back
+        try:
+            written = conn.execute(sa.insert(t.f3548_oirs).values(id=entity_id, version=1, created_at=now, **row)
+                                   .returning(*stored)).one()
+        except sa.exc.IntegrityError:  # the same id created meanwhile elsewhere (other area locks): 409, not 500
+            raise AirspaceConflict(f"operational intent {entity_id} was created meanwhile; retry") from None
         notify_volumes = volumes
     else:
-        done = conn.execute(sa.update(t.f3548_oirs).where(t.f3548_oirs.c.id == entity_id,
-                                                          t.f3548_oirs.c.ovn == old.ovn)
-                            .values(version=old.version + 1, **row))
-        if done.rowcount != 1:
+        written = conn.execute(sa.update(t.f3548_oirs).where(stored.id == entity_id, stored.ovn == old.ovn)
+                               .values(version=old.version + 1, **row).returning(*stored)).first()
+        if written is None:
             raise AirspaceConflict("the operational intent changed meanwhile; retry")
         if old.subscription_id and old.subscription_id != sub_id:
             _drop_implicit_if_orphan(conn, old.subscription_id)
         notify_volumes = volumes + volumes_from_json(old.extents)
     subscribers = _notify(conn, FootprintBatch.of(notify_volumes), notify_volumes, now)
-    written = conn.execute(sa.select(t.f3548_oirs).where(t.f3548_oirs.c.id == entity_id)).one()
     return {"subscribers": subscribers, "operational_intent_reference": oir_json(written, caller)}
 
 
@@ -687,6 +717,10 @@ def put_subscription(ctx: F3548Context, caller: Caller, sub_id: str, version: st
                 raise Conflict(f"subscription {sub_id} exists; update it with its version", field="version")
             if str(old.version) != version:
                 raise Conflict(f"version {version} is not current", field="version")
+            uncovered = _uncovered(conn, sub_id, values, now)
+            if uncovered is not None:
+                raise BadRequest(f"extents: the subscription would no longer cover operational intent {uncovered},"
+                                 " which depends on it", field="extents")
             done = conn.execute(sa.update(t.f3548_subscriptions).where(s.id == sub_id, s.version == old.version)
                                 .values(version=old.version + 1, uss_base_url=params.uss_base_url,
                                         notify_for_operational_intents=for_ois,

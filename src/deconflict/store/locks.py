@@ -17,12 +17,14 @@ import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
 
+from ..core.geo import A_M, MIN_RADIUS_OF_CURVATURE_M
+
 __all__ = ["area_lock_keys", "lock_areas"]
 
 BASE_DEG = 0.5
 BASE_S = 7200.0
 LEVELS = 16
-METRES_PER_DEG = 111_320.0
+POLAR_LAT_DEG = 89.0  #: a region grown beyond this latitude takes every longitude (it may reach across the pole)
 
 
 def _key(level: int, iy: int, ix: int, it: int) -> int:
@@ -46,11 +48,15 @@ def area_lock_keys(
     keys: dict[int, bool] = {}
     for row in range(bbox.shape[0]):
         latmin, latmax, lngmin, lngmax = (float(x) for x in bbox[row])
-        dlat = grow_m / METRES_PER_DEG
-        latmin, latmax = latmin - dlat, latmax + dlat
-        cos = max(math.cos(math.radians(max(abs(latmin), abs(latmax)))), 0.01)
-        dlng = grow_m / (METRES_PER_DEG * cos)
-        lngmin, lngmax = lngmin - dlng, lngmax + dlng
+        dlat = math.degrees(grow_m / MIN_RADIUS_OF_CURVATURE_M)  # the least metres per degree of latitude
+        latmin, latmax = max(latmin - dlat, -90.0), min(latmax + dlat, 90.0)
+        phi = max(abs(latmin), abs(latmax))
+        x = grow_m / (A_M * math.cos(math.radians(phi))) if phi < POLAR_LAT_DEG else 1.0
+        if x >= 1.0 or lngmax - lngmin >= 360.0:
+            lngmin, lngmax = -180.0, 180.0
+        else:  # a point within grow_m of one at latitude phi is within asin(x) of its longitude
+            dlng = math.degrees(math.asin(x))
+            lngmin, lngmax = lngmin - dlng, lngmax + dlng
         a, b = float(t0[row]) - grow_s, float(t1[row]) + grow_s
         spans = [(lngmin, lngmax)]
         if lngmax > 180.0:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import shapely
 from pyproj import Geod, Transformer
 
+from ..footprint import FootprintBatch
 from ..model import SeparationMinima, Volume4D
 from ..validation import densified_ring
 
@@ -27,6 +28,7 @@ CIRCLE_SEGMENTS = 64
 COARSE_CELL_DEG = 0.1
 COARSE_ALTITUDE_STEP_M = 100.0
 COARSE_TIME_STEP = timedelta(minutes=15)
+MAX_POLAR_CELLS = 3_600  #: near a pole cells double in size until the band they cover holds at most this many
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +68,27 @@ def _ceil_time(t: datetime) -> datetime:
     return datetime.fromtimestamp(math.ceil(t.timestamp() / step) * step, tz=UTC)
 
 
+def _polar_cells(latmin: float, latmax: float, cell_deg: float) -> tuple[float, list[tuple[float, float]]]:
+    """Every cell of the rows from latmin to latmax (a band around a pole), cells grown until they are few."""
+    def rows(cell: float) -> range:
+        return range(math.floor(latmin / cell), math.floor(min(latmax, 90.0 - 1e-9) / cell) + 1)
+
+    while len(rows(cell_deg)) * math.ceil(360.0 / cell_deg) > MAX_POLAR_CELLS:
+        cell_deg *= 2.0
+    columns = range(math.ceil(360.0 / cell_deg))
+    return cell_deg, [(round(i * cell_deg, 6), round(j * cell_deg - 180.0, 6)) for i in rows(cell_deg) for j in columns]
+
+
 def coarse_view(volume: Volume4D, cell_deg: float = COARSE_CELL_DEG) -> CoarseView:
-    """The cells the footprint touches; altitudes rounded outward to 100 m, times to 15 minutes."""
+    """The cells the footprint touches; altitudes rounded outward to 100 m, times to 15 minutes.
+
+    Near a pole (a footprint whose box takes every longitude: see `footprint.compute_bboxes`) the cells are every
+    cell of the band of latitudes it may reach, larger cells where the band is wide: the footprint may hold the
+    pole, where every longitude meets."""
+    latmin, latmax, lngmin, lngmax = (float(x) for x in FootprintBatch.of([volume]).bbox[0])
+    if lngmax - lngmin >= 360.0:
+        cell_deg, polar = _polar_cells(latmin, latmax, cell_deg)
+        return _view(volume, cell_deg, polar)
     outline = outline_latlng(volume)
     lngs = [p[1] for p in outline]
     if max(lngs) - min(lngs) > 180.0:  # crosses the antimeridian: work in 0..360
@@ -84,6 +105,10 @@ def coarse_view(volume: Volume4D, cell_deg: float = COARSE_CELL_DEG) -> CoarseVi
             if shape.intersects(box):
                 lng = ((j * cell_deg + 180.0) % 360.0) - 180.0
                 cells.append((round(i * cell_deg, 6), round(lng, 6)))
+    return _view(volume, cell_deg, cells)
+
+
+def _view(volume: Volume4D, cell_deg: float, cells: list[tuple[float, float]]) -> CoarseView:
     step = COARSE_ALTITUDE_STEP_M
     v = volume.volume
     return CoarseView(
