@@ -23,7 +23,7 @@ MINIMA = SeparationMinima(9_260.0, 300.0, 60.0)
 
 @njit(cache=True)
 def _exact_many(cands, qpoints, qradius, qzlo, qzhi, qt0, qt1, vf, vi, points, minima):  # type: ignore[no-untyped-def]
-    frame, qring = grid.query_frame(qpoints)
+    frame, qring = grid.query_frame(qpoints, qradius)
     ring = np.empty((64, 2))
     out = np.empty(cands.shape[0], dtype=np.int64)
     m = 0

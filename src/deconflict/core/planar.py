@@ -13,6 +13,7 @@ import numpy.typing as npt
 from numba import njit
 
 __all__ = [
+    "boundary_distance",
     "point_in_ring",
     "point_ring_distance",
     "ring_ring_distance",
@@ -121,6 +122,18 @@ def point_ring_distance(px: float, py: float, ring: FloatArray) -> float:
         j = i
     if inside:
         return 0.0
+    return math.sqrt(best)
+
+
+@njit(cache=True)
+def boundary_distance(px: float, py: float, ring: FloatArray) -> float:
+    """Distance from a point to a polygon's boundary (its outline, inside or out)."""
+    n = ring.shape[0]
+    best = np.inf
+    j = n - 1
+    for i in range(n):
+        best = min(best, _point_segment_d2(px, py, ring[j, 0], ring[j, 1], ring[i, 0], ring[i, 1]))
+        j = i
     return math.sqrt(best)
 
 

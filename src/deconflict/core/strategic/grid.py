@@ -36,7 +36,7 @@ from numba.core import cgutils as _cgutils
 from numba.extending import intrinsic
 
 from ..geo import MIN_RADIUS_OF_CURVATURE_M, frame_centre, frame_params, project_point
-from ..planar import shape_distance
+from ..planar import boundary_distance, point_in_ring, shape_distance
 
 MINCAP = 4  #: entries in the smallest segment; segment class k holds MINCAP << k
 NCLASS = 32
@@ -49,6 +49,9 @@ BASE_DEG = 0.25
 BASE_S = 3600.0
 NKS = 11
 NKT = 16
+F_CORE = 16  #: frame[F_CORE]: the radius of the query's core disc (`_in_core`), after 14 frame numbers, 1/M, 1/N
+CORE_MARGIN_M = 0.001  #: the core disc is taken this much smaller, and chords this much longer, against rounding
+_CORE_K = 1.0 / (20.0 * MIN_RADIUS_OF_CURVATURE_M**2)
 LATERAL_EPS_M = 0.001  #: float noise allowance: footprints that share an edge must touch, not miss by 1e-9 m
 
 # vf columns
@@ -624,6 +627,14 @@ def _project(frame: np.ndarray, inv_m: float, inv_n: float, x: float, y: float, 
     return k * e, k * n
 
 
+@njit(cache=True, inline="always")
+def _vertex_in_core(frame: np.ndarray, points: np.ndarray, ps: int, pc: int) -> bool:
+    for j in range(ps, ps + pc):  # noqa: SIM110 (numba compiles no generator into any())
+        if _in_core(frame, points[j, 0], points[j, 1], points[j, 2], 0.0):
+            return True
+    return False
+
+
 @njit(cache=True)
 def exact_test(
     frame: np.ndarray,
@@ -655,7 +666,11 @@ def exact_test(
     inv_m = frame[14]
     inv_n = frame[15]
     vradius = vf[v, F_RADIUS]
-    if qradius > 0.0 and vradius > 0.0:  # two circles (the most common pair): shape_distance's first case, inline
+    if vradius > 0.0 and _in_core(frame, points[ps, 0], points[ps, 1], points[ps, 2], vradius):
+        d = 0.0  # the circle reaches the query's core: they overlap (most overlapping circles end here)
+    elif pc > 1 and _vertex_in_core(frame, points, ps, pc):
+        d = 0.0  # a vertex inside the query's core: they overlap, no vertex needs projecting
+    elif qradius > 0.0 and vradius > 0.0:  # two circles (the most common pair): shape_distance's first case, inline
         x, y = _project(frame, inv_m, inv_n, points[ps, 0], points[ps, 1], points[ps, 2])
         d = math.hypot(qring[0, 0] - x, qring[0, 1] - y) - qradius - vradius
         d = d if d > 0.0 else 0.0
@@ -671,19 +686,46 @@ def exact_test(
 
 
 @njit(cache=True)
-def query_frame(qpoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The query's frame parameters (`geo.frame_params`, then 1/M and 1/N for `_project`) and its outline
-    projected in that frame."""
+def query_frame(qpoints: np.ndarray, qradius: float) -> tuple[np.ndarray, np.ndarray]:
+    """The query's frame parameters (`geo.frame_params`, then 1/M and 1/N for `_project`, then the radius of its
+    core disc: see `_in_core`) and its outline projected in that frame."""
     lat0, lng0 = frame_centre(qpoints)
     params = frame_params(lat0, lng0)
-    frame = np.empty(params.shape[0] + 2)
-    frame[: params.shape[0]] = params
-    frame[params.shape[0]] = 1.0 / params[12]
-    frame[params.shape[0] + 1] = 1.0 / params[13]
+    np_ = params.shape[0]
+    frame = np.empty(np_ + 3)
+    frame[:np_] = params
+    frame[np_] = 1.0 / params[12]
+    frame[np_ + 1] = 1.0 / params[13]
     qring = np.empty((qpoints.shape[0], 2))
     for i in range(qpoints.shape[0]):
         qring[i, 0], qring[i, 1] = project_point(frame, qpoints[i, 0], qpoints[i, 1], qpoints[i, 2])
+    if qradius > 0.0:
+        core = qradius - math.hypot(qring[0, 0], qring[0, 1])
+    elif point_in_ring(0.0, 0.0, qring):
+        core = boundary_distance(0.0, 0.0, qring)
+    else:
+        core = -np.inf  # the centre is outside the polygon: no core disc
+    frame[F_CORE] = core - CORE_MARGIN_M
     return frame, qring
+
+
+@njit(cache=True, inline="always")
+def _in_core(frame: np.ndarray, x: float, y: float, z: float, reach: float) -> bool:
+    """Whether the surface point (x, y, z) projects within `reach` of the core disc: the disc about the frame
+    centre of radius frame[F_CORE] that lies inside the query's footprint (its circle, or the largest disc about
+    the centre inside its polygon), without projecting it. The projection keeps distances from the centre as
+    s = 2 r asin(c / 2r) for the chord c and a radius of curvature r >= MIN_RADIUS_OF_CURVATURE_M, and
+    asin(h) / h <= 1 + h^2 / 5 for h <= 1/2, so s <= c (1 + c^2 / (20 r^2)); CORE_MARGIN_M covers rounding. A point
+    in reach of the core overlaps the query, so its lateral distance is 0 exactly, as the projection would find."""
+    dx = x - frame[0]
+    dy = y - frame[1]
+    dz = z - frame[2]
+    c2 = dx * dx + dy * dy + dz * dz
+    lim = frame[F_CORE] + reach
+    if lim <= 0.0 or c2 > lim * lim:
+        return False
+    c = math.sqrt(c2) + CORE_MARGIN_M
+    return c * (1.0 + c * c * _CORE_K) <= lim
 
 
 @njit(cache=True)
@@ -747,7 +789,7 @@ def query(
     qt0 = q_t0[i]
     qt1 = q_t1[i]
     qbox = q_bbox[i]
-    frame, qring = query_frame(qpoints)
+    frame, qring = query_frame(qpoints, qradius)
     lmax = 0.0
     zmax = 0.0
     tmax = 0.0
