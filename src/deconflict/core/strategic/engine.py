@@ -148,6 +148,15 @@ class ConflictSet:
         return out
 
 
+_ZEROS = np.zeros(4096, dtype=np.int64)
+_ZEROS.flags.writeable = False
+
+
+def _zeros(n: int) -> npt.NDArray[np.int64]:
+    """n zeros, as a read-only view when that is cheaper than allocating them."""
+    return _ZEROS[:n] if n <= _ZEROS.shape[0] else np.zeros(n, dtype=np.int64)
+
+
 def _dt(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
@@ -174,7 +183,7 @@ class StrategicEngine:
         self._decl_index: dict[str, int] = {}
         self._decl_ids: list[str] = []
         self._decl_owner: list[str] = []
-        self._decl_slots: list[npt.NDArray[np.int64]] = []
+        self._decl_slots: list[npt.NDArray[np.int64] | list[int]] = []  # a list for the one-volume upsert
         self._slot_decl = np.full(max(capacity, 16), -1, dtype=np.int64)
         self._slot_volume = np.zeros(max(capacity, 16), dtype=np.int64)
 
@@ -234,6 +243,14 @@ class StrategicEngine:
         if declaration_id in self._decl_index:
             self.cancel(declaration_id)
         p = self.party(owner)
+        if len(batch) == 1:  # the common case: check and file in one kernel call
+            slot, labels, rows = self.index.check_and_insert(
+                batch, self._minima[p], self.kind_rules[kind], p, int(kind), self._slot_decl, self._slot_volume
+            )
+            found = ConflictSet(declaration_id, _zeros(labels.shape[1]), labels[0], labels[1], rows[:, :3],
+                                rows[:, 3:], self)
+            self._register_one(declaration_id, owner, slot)
+            return found
         found = self._check(declaration_id, p, kind, batch)
         slots = self.index.insert(batch, p, int(kind))
         self._register([declaration_id], [owner], [slots])
@@ -272,9 +289,7 @@ class StrategicEngine:
         self._decl_owner.extend(owners)
         self._decl_slots.extend(slots)
         if self._slot_decl.shape[0] < self.index.count:
-            n = max(2 * self._slot_decl.shape[0], self.index.count)
-            self._slot_decl = np.concatenate((self._slot_decl, np.full(n - self._slot_decl.shape[0], -1)))
-            self._slot_volume = np.concatenate((self._slot_volume, np.zeros(n - self._slot_volume.shape[0], np.int64)))
+            self._grow_slot_maps()
         if len(slots) == 1:
             if slots[0].shape[0] == 1:  # one declaration of one volume: the common upsert
                 self._slot_decl[int(slots[0][0])] = first
@@ -287,6 +302,23 @@ class StrategicEngine:
             flat = np.concatenate(slots) if slots else np.empty(0, dtype=np.int64)
             self._slot_decl[flat] = np.repeat(np.arange(first, first + len(slots)), counts)
             self._slot_volume[flat] = np.arange(len(flat)) - np.repeat(np.cumsum(counts) - counts, counts)
+
+    def _register_one(self, declaration_id: str, owner: str, slot: int) -> None:
+        """`_register` of one declaration of one volume (the common upsert), lean."""
+        d = len(self._decl_ids)
+        self._decl_index[declaration_id] = d
+        self._decl_ids.append(declaration_id)
+        self._decl_owner.append(owner)
+        self._decl_slots.append([slot])
+        if slot >= self._slot_decl.shape[0]:
+            self._grow_slot_maps()
+        self._slot_decl[slot] = d
+        self._slot_volume[slot] = 0
+
+    def _grow_slot_maps(self) -> None:
+        n = max(2 * self._slot_decl.shape[0], self.index.count)
+        self._slot_decl = np.concatenate((self._slot_decl, np.full(n - self._slot_decl.shape[0], -1)))
+        self._slot_volume = np.concatenate((self._slot_volume, np.zeros(n - self._slot_volume.shape[0], np.int64)))
 
     def cancel(self, declaration_id: str) -> None:
         """Remove a declaration's volumes from the index (cancelled, ended, or replaced by a new version)."""

@@ -946,3 +946,66 @@ def query(
             out_val[found, 4] = max(wlo, whi)
         found += 1
     return found
+
+
+@njit(cache=True)
+def check_and_file(
+    q_offsets: np.ndarray,
+    q_points: np.ndarray,
+    q_radius: np.ndarray,
+    q_zlo: np.ndarray,
+    q_zhi: np.ndarray,
+    q_t0: np.ndarray,
+    q_t1: np.ndarray,
+    q_bbox: np.ndarray,
+    owner: int,
+    kind: int,
+    minima: np.ndarray,
+    kind_mask: np.ndarray,
+    slot: int,
+    npoints: int,
+    vf: np.ndarray,
+    vi: np.ndarray,
+    points: np.ndarray,
+    hkeys: np.ndarray,
+    hvals: np.ndarray,
+    cells: np.ndarray,
+    pool_vol: np.ndarray,
+    pool_box: np.ndarray,
+    free_head: np.ndarray,
+    counters: np.ndarray,
+    level_count: np.ndarray,
+    label_a: np.ndarray,
+    label_b: np.ndarray,
+    out_labels: np.ndarray,
+    out_val: np.ndarray,
+) -> tuple[int, int, int]:
+    """The common upsert in one call (one dispatch instead of two, no indexing left to Python): `query` of a
+    one-footprint batch, skipping `owner`'s volumes, its hits written as their labels (out_labels[0] =
+    label_a[slot], out_labels[1] = label_b[slot]: the caller's declaration and volume numbers) beside out_val;
+    then, when the answer fitted, `write_volumes` of the footprint into `slot` and `insert_volumes` of it.
+    Returns (found, vertices of the footprint or -1 when nothing was written, the first slot not filed: slot + 1
+    when filed, slot when the grid must grow first)."""
+    hits = out_labels[0]
+    found = query(
+        0, q_offsets, q_points, q_radius, q_zlo, q_zhi, q_t0, q_t1, q_bbox, owner, minima, kind_mask, vf, vi,
+        points, hkeys, hvals, cells, pool_vol, pool_box, counters, level_count, hits, out_val,
+    )
+    if found > hits.shape[0]:
+        return found, -1, slot
+    for k in range(found):
+        v = hits[k]
+        out_labels[0, k] = label_a[v]
+        out_labels[1, k] = label_b[v]
+    one = np.empty(3, dtype=np.int64)
+    one[0] = slot
+    one[1] = owner
+    one[2] = kind
+    most = write_volumes(
+        one[0:1], np.zeros(1, dtype=np.int64), q_offsets, q_points, q_radius, q_zlo, q_zhi, q_t0, q_t1, q_bbox,
+        one[1:2], one[2:3], vf, vi, points, npoints,
+    )
+    filed = insert_volumes(
+        slot, slot + 1, vf, vi, hkeys, hvals, cells, pool_vol, pool_box, free_head, counters, level_count
+    )
+    return found, most, filed

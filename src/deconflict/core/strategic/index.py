@@ -47,6 +47,7 @@ class VolumeIndex:
         self.max_points = 1
         self._out_vol = np.zeros(1024, dtype=np.int64)
         self._out_val = np.zeros((1024, 5))
+        self._out_labels = np.zeros((2, 1024), dtype=np.int64)
 
     # -- sizes -----------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -94,6 +95,48 @@ class VolumeIndex:
             for s in slots.tolist():
                 self._file(s, s + 1)
         return slots
+
+    def check_and_insert(
+        self,
+        batch: FootprintBatch,
+        minima: FloatArray,
+        kind_mask: npt.NDArray[np.uint8],
+        owner: int,
+        kind: int,
+        label_a: IntArray,
+        label_b: IntArray,
+    ) -> tuple[int, IntArray, FloatArray]:
+        """`query_rows` of a one-footprint batch (skipping `owner`'s volumes), then `insert` of it, in one kernel
+        call: (its slot, the hits' labels: rows label_a[slot] and label_b[slot], the hits' rows). The labels are
+        read before the insert."""
+        if self.free_slots:
+            slot = self.free_slots.pop()
+        else:
+            if self.count == self.vf.shape[0]:
+                self._take_slots(1)  # grows the rows
+                self.count -= 1
+            slot = self.count
+            self.count += 1
+        npts = batch.points.shape[0]
+        if self.npoints + npts > self.points.shape[0]:
+            self._reserve_points(npts)
+        while True:
+            found, most, filed = grid.check_and_file(
+                batch.offsets, batch.points, batch.radius, batch.zlo, batch.zhi, batch.t0, batch.t1, batch.bbox,
+                owner, kind, minima, kind_mask, slot, self.npoints, self.vf, self.vi, self.points, self.hkeys,
+                self.hvals, self.cells, self.pool_vol, self.pool_box, self.free_head, self.counters,
+                self.level_count, label_a, label_b, self._out_labels, self._out_val,
+            )
+            if most >= 0:
+                break
+            self._out_labels = np.zeros((2, 2 * found), dtype=np.int64)
+            self._out_val = np.zeros((2 * found, 5))
+        self.npoints += npts
+        if most > self.max_points:
+            self.max_points = most
+        if filed == slot:  # the grid needs room first
+            self._file(slot, slot + 1)
+        return slot, self._out_labels[:, :found].copy(), self._out_val[:found].copy()
 
     def remove(self, slots: IntArray | list[int]) -> int:
         """Remove live volumes; returns how many were alive. Their slots are reused by later inserts."""
