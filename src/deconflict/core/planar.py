@@ -12,6 +12,8 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from .jit import borrowing
+
 __all__ = [
     "boundary_distance",
     "point_in_ring",
@@ -48,7 +50,7 @@ def _orient(ax: float, ay: float, bx: float, by: float, cx: float, cy: float) ->
     return (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
 
 
-@njit(cache=True)
+@borrowing
 def _segments_intersect(
     ax: float, ay: float, bx: float, by: float, cx: float, cy: float, dx: float, dy: float
 ) -> bool:
@@ -69,7 +71,7 @@ def _segments_intersect(
     return bool(d4 == 0.0 and _point_segment_d2(dx, dy, ax, ay, bx, by) == 0.0)
 
 
-@njit(cache=True)
+@borrowing
 def segment_distance(
     ax: float, ay: float, bx: float, by: float, cx: float, cy: float, dx: float, dy: float
 ) -> float:
@@ -85,7 +87,7 @@ def segment_distance(
     return math.sqrt(d2)
 
 
-@njit(cache=True)
+@borrowing
 def point_in_ring(px: float, py: float, ring: FloatArray) -> bool:
     """Even-odd rule: is the point strictly inside the ring? (Boundary points are handled by distances.)"""
     inside = False
@@ -102,7 +104,7 @@ def point_in_ring(px: float, py: float, ring: FloatArray) -> bool:
     return inside
 
 
-@njit(cache=True)
+@borrowing
 def point_ring_distance(px: float, py: float, ring: FloatArray) -> float:
     """Distance from a point to a closed polygon (0 inside or on the boundary)."""
     n = ring.shape[0]
@@ -125,7 +127,7 @@ def point_ring_distance(px: float, py: float, ring: FloatArray) -> float:
     return math.sqrt(best)
 
 
-@njit(cache=True)
+@borrowing
 def boundary_distance(px: float, py: float, ring: FloatArray) -> float:
     """Distance from a point to a polygon's boundary (its outline, inside or out)."""
     n = ring.shape[0]
@@ -137,7 +139,7 @@ def boundary_distance(px: float, py: float, ring: FloatArray) -> float:
     return math.sqrt(best)
 
 
-@njit(cache=True)
+@borrowing
 def ring_ring_distance(a: FloatArray, b: FloatArray) -> float:
     """Least distance between two closed polygons (0 when they touch, cross or one contains the other).
 
@@ -175,7 +177,7 @@ def ring_ring_distance(a: FloatArray, b: FloatArray) -> float:
     return best
 
 
-@njit(cache=True)
+@borrowing
 def shape_distance(
     a_ring: FloatArray, a_radius: float, b_ring: FloatArray, b_radius: float
 ) -> float:

@@ -36,6 +36,7 @@ from numba.core import cgutils as _cgutils
 from numba.extending import intrinsic
 
 from ..geo import MIN_RADIUS_OF_CURVATURE_M, frame_centre, frame_params, project_point
+from ..jit import borrowing
 from ..planar import boundary_distance, point_in_ring, shape_distance
 
 MINCAP = 4  #: entries in the smallest segment; segment class k holds MINCAP << k
@@ -123,7 +124,7 @@ def cell_key(ks: int, kt: int, iy: int, ix: int, it: int) -> int:
     return ((ks * NKT + kt) << 56) | ((iy & 0xFFF) << 44) | ((ix & 0xFFF) << 32) | (it & 0xFFFFFFFF)
 
 
-@njit(cache=True)
+@borrowing
 def lookup(hkeys: np.ndarray, hvals: np.ndarray, key: int) -> int:
     mask = np.int64(hkeys.shape[0] - 1)
     bits = _bits(hkeys.shape[0])
@@ -137,7 +138,7 @@ def lookup(hkeys: np.ndarray, hvals: np.ndarray, key: int) -> int:
         i = (i + 1) & mask
 
 
-@njit(cache=True)
+@borrowing
 def _hash_put(hkeys: np.ndarray, hvals: np.ndarray, key: int, value: int) -> None:
     mask = np.int64(hkeys.shape[0] - 1)
     bits = _bits(hkeys.shape[0])
@@ -158,7 +159,7 @@ def rehash(cells: np.ndarray, ncells: int, capacity: int) -> tuple[np.ndarray, n
     return hkeys, hvals
 
 
-@njit(cache=True)
+@borrowing
 def level_of(vf: np.ndarray, v: int) -> tuple[int, int]:
     """The grid level (ks, kt) a volume is filed at: the finest whose cells are as large as the volume."""
     extent = max(vf[v, F_LATMAX] - vf[v, F_LATMIN], vf[v, F_LNGMAX] - vf[v, F_LNGMIN])
@@ -231,7 +232,7 @@ def _meets(lo: np.uint64, hi_top: np.uint64, qlo: np.uint64, qhi_top: np.uint64)
     return ((qhi_top - lo) & (hi_top - qlo) & LANE_TOP) == LANE_TOP
 
 
-@njit(cache=True)
+@borrowing
 def space_needed(
     vf: np.ndarray, v: int, hkeys: np.ndarray, hvals: np.ndarray, cells: np.ndarray
 ) -> tuple[int, int]:
@@ -261,7 +262,7 @@ def space_needed(
     return ncells, pool
 
 
-@njit(cache=True)
+@borrowing
 def _alloc(k: int, pool_vol: np.ndarray, free_head: np.ndarray, counters: np.ndarray) -> int:
     """Start of a free segment of MINCAP << k entries, or -1 when the pool is full."""
     h = free_head[k]
@@ -281,7 +282,7 @@ def _free(start: int, k: int, pool_vol: np.ndarray, free_head: np.ndarray) -> No
     free_head[k] = start
 
 
-@njit(cache=True)
+@borrowing
 def _move_segment(
     c: int, k: int, cells: np.ndarray, pool_vol: np.ndarray, pool_box: np.ndarray, free_head: np.ndarray,
     counters: np.ndarray,
@@ -303,7 +304,7 @@ def _move_segment(
     return True
 
 
-@njit(cache=True)
+@borrowing
 def _file_entry(
     v: int,
     ks: int,
@@ -365,7 +366,7 @@ def _file_entry(
     counters[C_LIVE_ENTRIES] += 1
 
 
-@njit(cache=True)
+@borrowing
 def insert_volumes(
     first: int,
     last: int,
@@ -413,7 +414,7 @@ def insert_volumes(
     return last
 
 
-@njit(cache=True)
+@borrowing
 def remove_volume(
     v: int,
     vf: np.ndarray,
@@ -476,7 +477,7 @@ def remove_volume(
     return True
 
 
-@njit(cache=True)
+@borrowing
 def write_volumes(
     slots: np.ndarray,
     order: np.ndarray,
@@ -635,7 +636,7 @@ def _vertex_in_core(frame: np.ndarray, points: np.ndarray, ps: int, pc: int) -> 
     return False
 
 
-@njit(cache=True)
+@borrowing
 def exact_test(
     frame: np.ndarray,
     qring: np.ndarray,
