@@ -636,8 +636,7 @@ def _vertex_in_core(frame: np.ndarray, points: np.ndarray, ps: int, pc: int) -> 
     return False
 
 
-@borrowing
-def exact_test(
+def _exact_test(
     frame: np.ndarray,
     qring: np.ndarray,
     qradius: float,
@@ -684,6 +683,10 @@ def exact_test(
     if d > minima[owner, 0] + LATERAL_EPS_M:
         return -1.0, 0.0, 0.0
     return d, max(zgap, 0.0), max(tgap, 0.0)
+
+
+exact_test = borrowing(_exact_test)
+_exact_test_inline = njit(cache=True, inline="always")(_exact_test)
 
 
 @njit(cache=True)
@@ -818,8 +821,7 @@ def query(
     thi = qt1 + tmax
     counters[C_QUERY] += 1
     found = 0
-    cap = out_vol.shape[0]
-    ring = np.empty((1, 2))
+    ring = np.empty((16, 2))
     # pass 1a: look the cells up (independent probes: the CPU overlaps their misses), fetching their rows
     qz0 = _qlo(zlo, Z_ORIGIN, Z_SCALE)
     qz1 = _qhi(zhi, Z_ORIGIN, Z_SCALE)
@@ -914,8 +916,46 @@ def query(
             cand[nuniq] = v
             nuniq += 1
     ncand = nuniq
-    # pass 2: exact tests, fetching rows and vertices of later candidates ahead (these are cache misses)
-    for j in range(ncand):
+    # pass 2: exact tests, in a kernel without reference counting (the ring grows here when it must)
+    j = 0
+    while True:
+        j, found = _exact_pass(
+            j, found, cand, ncand, frame, qring, qradius, qzlo, qzhi, qt0, qt1, skip_owner, kind_mask, vf, vi,
+            points, minima, ring, out_vol, out_val,
+        )
+        if j >= ncand:
+            return found
+        ring = np.empty((vi[cand[j], I_PCOUNT], 2))
+
+
+@borrowing
+def _exact_pass(
+    j: int,
+    found: int,
+    cand: np.ndarray,
+    ncand: int,
+    frame: np.ndarray,
+    qring: np.ndarray,
+    qradius: float,
+    qzlo: float,
+    qzhi: float,
+    qt0: float,
+    qt1: float,
+    skip_owner: int,
+    kind_mask: np.ndarray,
+    vf: np.ndarray,
+    vi: np.ndarray,
+    points: np.ndarray,
+    minima: np.ndarray,
+    ring: np.ndarray,
+    out_vol: np.ndarray,
+    out_val: np.ndarray,
+) -> tuple[int, int]:
+    """`query`'s exact tests of candidates j.. (the exact test inlined: no call, and no reference counting, per
+    candidate), fetching rows and vertices of later candidates ahead (these are cache misses). Returns (where it
+    stopped, found so far): at ncand, or at a candidate with more vertices than `ring` has room for."""
+    cap = out_vol.shape[0]
+    while j < ncand:
         if j + PF_FAR < ncand:
             w = cand[j + PF_FAR]
             _prefetch(vi, w, 0)
@@ -930,10 +970,14 @@ def query(
         v = cand[j]
         owner = vi[v, I_OWNER]
         if owner == skip_owner or kind_mask[vi[v, I_KIND]] == 0:
+            j += 1
             continue
         if ring.shape[0] < vi[v, I_PCOUNT]:
-            ring = np.empty((vi[v, I_PCOUNT], 2))
-        d, zgap, tgap = exact_test(frame, qring, qradius, qzlo, qzhi, qt0, qt1, v, vf, vi, points, minima, ring)
+            return j, found
+        j += 1
+        d, zgap, tgap = _exact_test_inline(
+            frame, qring, qradius, qzlo, qzhi, qt0, qt1, v, vf, vi, points, minima, ring
+        )
         if d < 0.0:
             continue
         if found < cap:
@@ -946,7 +990,7 @@ def query(
             out_val[found, 3] = min(wlo, whi)
             out_val[found, 4] = max(wlo, whi)
         found += 1
-    return found
+    return j, found
 
 
 @njit(cache=True)
