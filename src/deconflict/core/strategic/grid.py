@@ -750,6 +750,84 @@ def _prefetch_segment(c: int, cells: np.ndarray, pool_box: np.ndarray, pool_vol:
         _prefetch(pool_vol, e, 0)
 
 
+@njit(cache=True, inline="always")
+def _probe(hkeys: np.ndarray, hvals: np.ndarray, key: int, bits: int, mask: int) -> int:
+    """`lookup` with the table's size worked out once by the caller."""
+    i = _slot(key, bits)
+    while True:
+        c = hvals[i]
+        if c < 0:
+            return -1
+        if hkeys[i] == key:
+            return c
+        i = (i + 1) & mask
+
+
+@borrowing
+def _find_cells(
+    latmin: float,
+    latmax: float,
+    nparts: int,
+    a0: float,
+    a1: float,
+    b0: float,
+    b1: float,
+    tlo: float,
+    thi: float,
+    qz0: int,
+    qz1: int,
+    hkeys: np.ndarray,
+    hvals: np.ndarray,
+    cells: np.ndarray,
+    level_count: np.ndarray,
+    cl_c: np.ndarray,
+    cl_lo: np.ndarray,
+    cl_hi: np.ndarray,
+) -> int:
+    """`query`'s pass 1a: every live cell its widened box touches, on every level in use (independent probes: the
+    CPU overlaps their misses), with the query's box quantised in each cell's terms, fetching the cells' rows.
+    Returns how many there are; only as many as cl_c holds are written."""
+    bits = _bits(hkeys.shape[0])
+    mask = hkeys.shape[0] - 1
+    cap = cl_c.shape[0]
+    ncell = 0
+    for ks in range(NKS):
+        cs = BASE_DEG * (1 << ks)
+        sl = QMAX / cs
+        r0, r1 = _rows(latmin, latmax, cs)
+        for kt in range(NKT):
+            if level_count[ks, kt] == 0:
+                continue
+            ct = BASE_S * (1 << kt)
+            st = QMAX / ct
+            it0 = math.floor(tlo / ct)
+            it1 = math.floor(thi / ct)
+            for part in range(nparts):
+                plo = a0 if part == 0 else b0
+                phi = a1 if part == 0 else b1
+                c0, c1 = _cols(plo, phi, cs)
+                for iy in range(r0, r1 + 1):
+                    lat0 = iy * cs - 90.0
+                    qa0 = _qlo(latmin, lat0, sl)
+                    qa1 = _qhi(latmax, lat0, sl)
+                    for ix in range(c0, c1 + 1):
+                        lng0 = ix * cs - 180.0
+                        qb0 = _qlo(plo, lng0, sl)
+                        qb1 = _qhi(phi, lng0, sl)
+                        for it in range(it0, it1 + 1):
+                            c = _probe(hkeys, hvals, cell_key(ks, kt, iy, ix, it), bits, mask)
+                            if c < 0:
+                                continue
+                            if ncell < cap:
+                                _prefetch(cells, c, 0)
+                                t0c = it * ct
+                                cl_c[ncell] = c
+                                cl_lo[ncell] = _pack(qa0, qb0, qz0, _qlo(tlo, t0c, st))
+                                cl_hi[ncell] = LANE_TOP | _pack(qa1, qb1, qz1, _qhi(thi, t0c, st))
+                            ncell += 1
+    return ncell
+
+
 @njit(cache=True)
 def query(
     i: int,
@@ -822,50 +900,20 @@ def query(
     counters[C_QUERY] += 1
     found = 0
     ring = np.empty((16, 2))
-    # pass 1a: look the cells up (independent probes: the CPU overlaps their misses), fetching their rows
+    # pass 1a: look the cells up (in a kernel without reference counting; again when more turn up than fit)
     qz0 = _qlo(zlo, Z_ORIGIN, Z_SCALE)
     qz1 = _qhi(zhi, Z_ORIGIN, Z_SCALE)
-    ncell = 0
-    cl_c = np.empty(128, dtype=np.int64)
-    cl_lo = np.empty(128, dtype=np.uint64)
-    cl_hi = np.empty(128, dtype=np.uint64)
-    for ks in range(NKS):
-        cs = BASE_DEG * (1 << ks)
-        sl = QMAX / cs
-        r0, r1 = _rows(latmin, latmax, cs)
-        for kt in range(NKT):
-            if level_count[ks, kt] == 0:
-                continue
-            ct = BASE_S * (1 << kt)
-            st = QMAX / ct
-            it0 = math.floor(tlo / ct)
-            it1 = math.floor(thi / ct)
-            for part in range(nparts):
-                plo = a0 if part == 0 else b0
-                phi = a1 if part == 0 else b1
-                c0, c1 = _cols(plo, phi, cs)
-                for iy in range(r0, r1 + 1):
-                    lat0 = iy * cs - 90.0
-                    qa0 = _qlo(latmin, lat0, sl)
-                    qa1 = _qhi(latmax, lat0, sl)
-                    for ix in range(c0, c1 + 1):
-                        lng0 = ix * cs - 180.0
-                        qb0 = _qlo(plo, lng0, sl)
-                        qb1 = _qhi(phi, lng0, sl)
-                        for it in range(it0, it1 + 1):
-                            c = lookup(hkeys, hvals, cell_key(ks, kt, iy, ix, it))
-                            if c < 0:
-                                continue
-                            _prefetch(cells, c, 0)
-                            if ncell == cl_c.shape[0]:
-                                cl_c = _grown(cl_c, ncell)
-                                cl_lo = _grown(cl_lo, ncell)
-                                cl_hi = _grown(cl_hi, ncell)
-                            t0c = it * ct
-                            cl_c[ncell] = c
-                            cl_lo[ncell] = _pack(qa0, qb0, qz0, _qlo(tlo, t0c, st))
-                            cl_hi[ncell] = LANE_TOP | _pack(qa1, qb1, qz1, _qhi(thi, t0c, st))
-                            ncell += 1
+    cl_c = np.empty(256, dtype=np.int64)
+    cl_lo = np.empty(256, dtype=np.uint64)
+    cl_hi = np.empty(256, dtype=np.uint64)
+    ncell = _find_cells(latmin, latmax, nparts, a0, a1, b0, b1, tlo, thi, qz0, qz1, hkeys, hvals, cells,
+                        level_count, cl_c, cl_lo, cl_hi)
+    if ncell > cl_c.shape[0]:
+        cl_c = np.empty(ncell, dtype=np.int64)
+        cl_lo = np.empty(ncell, dtype=np.uint64)
+        cl_hi = np.empty(ncell, dtype=np.uint64)
+        _find_cells(latmin, latmax, nparts, a0, a1, b0, b1, tlo, thi, qz0, qz1, hkeys, hvals, cells, level_count,
+                    cl_c, cl_lo, cl_hi)
     # pass 1b: scan each cell's run, fetching the segments of the cells PF_CELL further on; entries whose boxes
     # meet the query's are candidates (a volume may repeat)
     cand = np.empty(1024, dtype=np.int64)
