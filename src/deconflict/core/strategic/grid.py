@@ -18,6 +18,8 @@ so a cell's candidates lie side by side.
 State arrays (owned by `VolumeIndex`, grown there):
   vf[v]  float64: radius, zlo, zhi, t0, t1, latmin, latmax, lngmin, lngmax
   vi[v]  int64:   alive, owner, kind, first point, point count
+  xr[v]  float64 (xri: the same memory as int64), one 64-byte row: radius, zlo, zhi, t0, t1, first point, owner,
+         point count | kind << 32: what the exact test reads, in one cache line (a copy of vf/vi's)
   points float64[:, 3] ECEF vertices; cells int64[c]: key, segment start, segment class, entries, thickest
   pool_vol int32[p]; pool_box uint64[p, 2]: lower and upper corner, four 16-bit lanes each (lat, lng, z, t;
     values 0..QMAX < 2^15; the upper corner has each lane's top bit set: see `_meets`); free_head int64[NCLASS]
@@ -61,6 +63,9 @@ NF = 9
 # vi columns
 I_ALIVE, I_OWNER, I_KIND, I_PSTART, I_PCOUNT = range(5)
 NI = 5
+# xr columns (one 64-byte row a volume, all the exact test reads but the vertices; xri is its int64 view)
+X_RADIUS, X_ZLO, X_ZHI, X_T0, X_T1, X_PSTART, X_OWNER, X_PCKIND = range(8)
+NX = 8
 # cells columns
 CK_KEY, CK_START, CK_CLS, CK_N, CK_DZ = range(5)
 NCK = 8  #: padded: one cache line a cell
@@ -493,6 +498,8 @@ def write_volumes(
     kind: np.ndarray,
     vf: np.ndarray,
     vi: np.ndarray,
+    xr: np.ndarray,
+    xri: np.ndarray,
     points: np.ndarray,
     npoints: int,
 ) -> int:
@@ -523,6 +530,14 @@ def write_volumes(
         vi[v, I_KIND] = kind[j if kind.shape[0] > 1 else 0]
         vi[v, I_PSTART] = at
         vi[v, I_PCOUNT] = pc
+        xr[v, X_RADIUS] = radius[j]
+        xr[v, X_ZLO] = zlo[j]
+        xr[v, X_ZHI] = zhi[j]
+        xr[v, X_T0] = t0[j]
+        xr[v, X_T1] = t1[j]
+        xri[v, X_PSTART] = at
+        xri[v, X_OWNER] = vi[v, I_OWNER]
+        xri[v, X_PCKIND] = pc | (vi[v, I_KIND] << 32)
         at += pc
         most = max(most, pc)
     return most
@@ -555,11 +570,14 @@ def write_and_file(
     free_head: np.ndarray,
     counters: np.ndarray,
     level_count: np.ndarray,
+    xr: np.ndarray,
+    xri: np.ndarray,
 ) -> tuple[int, int]:
     """`write_volumes`, then, when the slots are first..first+n-1 (first >= 0), `insert_volumes` over them:
     (most vertices of one footprint, the first slot not filed)."""
     most = write_volumes(
-        slots, order, offsets, bpoints, radius, zlo, zhi, t0, t1, bbox, owner, kind, vf, vi, points, npoints
+        slots, order, offsets, bpoints, radius, zlo, zhi, t0, t1, bbox, owner, kind, vf, vi, xr, xri, points,
+        npoints,
     )
     if first < 0:
         return most, first
@@ -636,7 +654,8 @@ def _vertex_in_core(frame: np.ndarray, points: np.ndarray, ps: int, pc: int) -> 
     return False
 
 
-def _exact_test(
+@njit(cache=True, inline="always")
+def _exact(
     frame: np.ndarray,
     qring: np.ndarray,
     qradius: float,
@@ -644,28 +663,27 @@ def _exact_test(
     qzhi: float,
     qt0: float,
     qt1: float,
-    v: int,
-    vf: np.ndarray,
-    vi: np.ndarray,
+    vradius: float,
+    vzlo: float,
+    vzhi: float,
+    vt0: float,
+    vt1: float,
+    owner: int,
+    ps: int,
+    pc: int,
     points: np.ndarray,
     minima: np.ndarray,
     ring: np.ndarray,
 ) -> tuple[float, float, float]:
-    """Exact test of volume v against a query projected in `frame` (from `query_frame`): (lateral m, vertical
-    gap m, time gap s), or lateral -1 when v is outside the minima of its owner. `ring` is scratch with room for
-    v's points."""
-    owner = vi[v, I_OWNER]
-    tgap = max(vf[v, F_T0] - qt1, qt0 - vf[v, F_T1])
+    """`exact_test` of a volume given by its values (radius, altitudes, window, owner, vertices ps..ps+pc)."""
+    tgap = max(vt0 - qt1, qt0 - vt1)
     if tgap > minima[owner, 2]:
         return -1.0, 0.0, 0.0
-    zgap = max(vf[v, F_ZLO] - qzhi, qzlo - vf[v, F_ZHI])
+    zgap = max(vzlo - qzhi, qzlo - vzhi)
     if zgap > minima[owner, 1]:
         return -1.0, 0.0, 0.0
-    ps = vi[v, I_PSTART]
-    pc = vi[v, I_PCOUNT]
     inv_m = frame[14]
     inv_n = frame[15]
-    vradius = vf[v, F_RADIUS]
     if vradius > 0.0 and _in_core(frame, points[ps, 0], points[ps, 1], points[ps, 2], vradius):
         d = 0.0  # the circle reaches the query's core: they overlap (most overlapping circles end here)
     elif pc > 1 and _vertex_in_core(frame, points, ps, pc):
@@ -685,8 +703,29 @@ def _exact_test(
     return d, max(zgap, 0.0), max(tgap, 0.0)
 
 
-exact_test = borrowing(_exact_test)
-_exact_test_inline = njit(cache=True, inline="always")(_exact_test)
+@borrowing
+def exact_test(
+    frame: np.ndarray,
+    qring: np.ndarray,
+    qradius: float,
+    qzlo: float,
+    qzhi: float,
+    qt0: float,
+    qt1: float,
+    v: int,
+    vf: np.ndarray,
+    vi: np.ndarray,
+    points: np.ndarray,
+    minima: np.ndarray,
+    ring: np.ndarray,
+) -> tuple[float, float, float]:
+    """Exact test of volume v against a query projected in `frame` (from `query_frame`): (lateral m, vertical
+    gap m, time gap s), or lateral -1 when v is outside the minima of its owner. `ring` is scratch with room for
+    v's points."""
+    return _exact(
+        frame, qring, qradius, qzlo, qzhi, qt0, qt1, vf[v, F_RADIUS], vf[v, F_ZLO], vf[v, F_ZHI], vf[v, F_T0],
+        vf[v, F_T1], vi[v, I_OWNER], vi[v, I_PSTART], vi[v, I_PCOUNT], points, minima, ring,
+    )
 
 
 @njit(cache=True)
@@ -842,8 +881,8 @@ def query(
     skip_owner: int,
     minima: np.ndarray,
     kind_mask: np.ndarray,
-    vf: np.ndarray,
-    vi: np.ndarray,
+    xr: np.ndarray,
+    xri: np.ndarray,
     points: np.ndarray,
     hkeys: np.ndarray,
     hvals: np.ndarray,
@@ -968,12 +1007,12 @@ def query(
     j = 0
     while True:
         j, found = _exact_pass(
-            j, found, cand, ncand, frame, qring, qradius, qzlo, qzhi, qt0, qt1, skip_owner, kind_mask, vf, vi,
+            j, found, cand, ncand, frame, qring, qradius, qzlo, qzhi, qt0, qt1, skip_owner, kind_mask, xr, xri,
             points, minima, ring, out_vol, out_val,
         )
         if j >= ncand:
             return found
-        ring = np.empty((vi[cand[j], I_PCOUNT], 2))
+        ring = np.empty((xri[cand[j], X_PCKIND] & 0xFFFFFFFF, 2))
 
 
 @borrowing
@@ -991,8 +1030,8 @@ def _exact_pass(
     qt1: float,
     skip_owner: int,
     kind_mask: np.ndarray,
-    vf: np.ndarray,
-    vi: np.ndarray,
+    xr: np.ndarray,
+    xri: np.ndarray,
     points: np.ndarray,
     minima: np.ndarray,
     ring: np.ndarray,
@@ -1000,31 +1039,33 @@ def _exact_pass(
     out_val: np.ndarray,
 ) -> tuple[int, int]:
     """`query`'s exact tests of candidates j.. (the exact test inlined: no call, and no reference counting, per
-    candidate), fetching rows and vertices of later candidates ahead (these are cache misses). Returns (where it
+    candidate), reading each candidate's xr row (one cache line), fetching rows and vertices of later candidates
+    ahead (these are cache misses). Returns (where it
     stopped, found so far): at ncand, or at a candidate with more vertices than `ring` has room for."""
     cap = out_vol.shape[0]
     while j < ncand:
         if j + PF_FAR < ncand:
-            w = cand[j + PF_FAR]
-            _prefetch(vi, w, 0)
-            _prefetch(vi, w, NI - 1)
-            _prefetch(vf, w, 0)
-            _prefetch(vf, w, F_T1)
+            _prefetch(xr, cand[j + PF_FAR], 0)
         if j + PF_NEAR < ncand:
             w = cand[j + PF_NEAR]
-            ps = vi[w, I_PSTART]
-            for k in range(0, vi[w, I_PCOUNT], 2):
+            ps = xri[w, X_PSTART]
+            for k in range(0, xri[w, X_PCKIND] & 0xFFFFFFFF, 2):
                 _prefetch(points, ps + k, 0)
         v = cand[j]
-        owner = vi[v, I_OWNER]
-        if owner == skip_owner or kind_mask[vi[v, I_KIND]] == 0:
+        owner = xri[v, X_OWNER]
+        pckind = xri[v, X_PCKIND]
+        pc = pckind & 0xFFFFFFFF
+        if owner == skip_owner or kind_mask[pckind >> 32] == 0:
             j += 1
             continue
-        if ring.shape[0] < vi[v, I_PCOUNT]:
+        if ring.shape[0] < pc:
             return j, found
         j += 1
-        d, zgap, tgap = _exact_test_inline(
-            frame, qring, qradius, qzlo, qzhi, qt0, qt1, v, vf, vi, points, minima, ring
+        vt0 = xr[v, X_T0]
+        vt1 = xr[v, X_T1]
+        d, zgap, tgap = _exact(
+            frame, qring, qradius, qzlo, qzhi, qt0, qt1, xr[v, X_RADIUS], xr[v, X_ZLO], xr[v, X_ZHI], vt0, vt1,
+            owner, xri[v, X_PSTART], pc, points, minima, ring,
         )
         if d < 0.0:
             continue
@@ -1033,8 +1074,8 @@ def _exact_pass(
             out_val[found, 0] = d
             out_val[found, 1] = zgap
             out_val[found, 2] = tgap
-            wlo = max(qt0, vf[v, F_T0])
-            whi = min(qt1, vf[v, F_T1])
+            wlo = max(qt0, vt0)
+            whi = min(qt1, vt1)
             out_val[found, 3] = min(wlo, whi)
             out_val[found, 4] = max(wlo, whi)
         found += 1
@@ -1068,6 +1109,8 @@ def check_and_file(
     free_head: np.ndarray,
     counters: np.ndarray,
     level_count: np.ndarray,
+    xr: np.ndarray,
+    xri: np.ndarray,
     label_a: np.ndarray,
     label_b: np.ndarray,
     out_labels: np.ndarray,
@@ -1081,7 +1124,7 @@ def check_and_file(
     when filed, slot when the grid must grow first)."""
     hits = out_labels[0]
     found = query(
-        0, q_offsets, q_points, q_radius, q_zlo, q_zhi, q_t0, q_t1, q_bbox, owner, minima, kind_mask, vf, vi,
+        0, q_offsets, q_points, q_radius, q_zlo, q_zhi, q_t0, q_t1, q_bbox, owner, minima, kind_mask, xr, xri,
         points, hkeys, hvals, cells, pool_vol, pool_box, counters, level_count, hits, out_val,
     )
     if found > hits.shape[0]:
@@ -1096,7 +1139,7 @@ def check_and_file(
     one[2] = kind
     most = write_volumes(
         one[0:1], np.zeros(1, dtype=np.int64), q_offsets, q_points, q_radius, q_zlo, q_zhi, q_t0, q_t1, q_bbox,
-        one[1:2], one[2:3], vf, vi, points, npoints,
+        one[1:2], one[2:3], vf, vi, xr, xri, points, npoints,
     )
     filed = insert_volumes(
         slot, slot + 1, vf, vi, hkeys, hvals, cells, pool_vol, pool_box, free_head, counters, level_count

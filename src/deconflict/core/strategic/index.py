@@ -18,6 +18,15 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 
+def _lines(rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """A zeroed (rows, 8) float64 array whose rows start on 64-byte boundaries (each one cache line), and its
+    int64 view."""
+    raw = np.zeros(rows * grid.NX + 8)
+    skip = (-raw.ctypes.data % 64) // 8
+    xr = raw[skip : skip + rows * grid.NX].reshape(rows, grid.NX)
+    return xr, xr.view(np.int64)
+
+
 def _grow(a: np.ndarray, rows: int, fill: float | int = 0) -> np.ndarray:
     out = np.full((rows, *a.shape[1:]), fill, dtype=a.dtype)
     out[: a.shape[0]] = a
@@ -32,6 +41,7 @@ class VolumeIndex:
         self.count = 0  # slots ever used (high-water mark)
         self.vf = np.zeros((capacity, grid.NF))
         self.vi = np.zeros((capacity, grid.NI), dtype=np.int64)
+        self.xr, self.xri = _lines(capacity)
         self.points = np.zeros((capacity * 8, 3))
         self.npoints = 0
         self.garbage_points = 0
@@ -85,7 +95,7 @@ class VolumeIndex:
             slots, order, batch.offsets, batch.points, batch.radius, batch.zlo, batch.zhi, batch.t0, batch.t1,
             batch.bbox, _ints(owner), _ints(kind), self.npoints, first if contiguous else -1, self.vf, self.vi,
             self.points, self.hkeys, self.hvals, self.cells, self.pool_vol, self.pool_box, self.free_head,
-            self.counters, self.level_count,
+            self.counters, self.level_count, self.xr, self.xri,
         )
         self.npoints += npts
         self.max_points = max(self.max_points, int(most))
@@ -125,7 +135,7 @@ class VolumeIndex:
                 batch.offsets, batch.points, batch.radius, batch.zlo, batch.zhi, batch.t0, batch.t1, batch.bbox,
                 owner, kind, minima, kind_mask, slot, self.npoints, self.vf, self.vi, self.points, self.hkeys,
                 self.hvals, self.cells, self.pool_vol, self.pool_box, self.free_head, self.counters,
-                self.level_count, label_a, label_b, self._out_labels, self._out_val,
+                self.level_count, self.xr, self.xri, label_a, label_b, self._out_labels, self._out_val,
             )
             if most >= 0:
                 break
@@ -185,7 +195,7 @@ class VolumeIndex:
         while True:
             found = grid.query(
                 i, batch.offsets, batch.points, batch.radius, batch.zlo, batch.zhi, batch.t0, batch.t1, batch.bbox,
-                skip_owner, minima, kind_mask, self.vf, self.vi, self.points, self.hkeys, self.hvals,
+                skip_owner, minima, kind_mask, self.xr, self.xri, self.points, self.hkeys, self.hvals,
                 self.cells, self.pool_vol, self.pool_box, self.counters, self.level_count, self._out_vol,
                 self._out_val,
             )
@@ -205,6 +215,9 @@ class VolumeIndex:
             rows = max(2 * self.vf.shape[0], self.count + fresh)
             self.vf = _grow(self.vf, rows)
             self.vi = _grow(self.vi, rows)
+            xr, xri = _lines(rows)
+            xr[: self.xr.shape[0]] = self.xr
+            self.xr, self.xri = xr, xri
         fresh_slots = np.arange(self.count, self.count + fresh, dtype=np.int64)
         slots = np.concatenate((np.array(reuse, dtype=np.int64), fresh_slots)) if reuse else fresh_slots
         self.count += fresh
@@ -222,6 +235,7 @@ class VolumeIndex:
         idx = np.repeat(starts - new_starts, counts) + np.arange(int(counts.sum()))
         self.points[: idx.shape[0]] = self.points[idx]
         self.vi[live, grid.I_PSTART] = new_starts
+        self.xri[live, grid.X_PSTART] = new_starts
         self.npoints = int(counts.sum())
         self.garbage_points = 0
 
