@@ -768,6 +768,8 @@ def _in_core(frame: np.ndarray, x: float, y: float, z: float, reach: float) -> b
     if lim <= 0.0 or c2 > lim * lim:
         return False
     c = math.sqrt(c2) + CORE_MARGIN_M
+    if c > MIN_RADIUS_OF_CURVATURE_M:  # the bound on asin holds for c / 2r <= 1/2 (cores of continental size)
+        return False
     return c * (1.0 + c * c * _CORE_K) <= lim
 
 
