@@ -120,29 +120,43 @@ class ConflictSet:
         return list(seen)
 
     def conflicts(self) -> list[Conflict]:
-        groups: dict[int, list[int]] = {}
-        for row, d in enumerate(self.other_decl.tolist()):
-            groups.setdefault(d, []).append(row)
-        out = []
+        """One `Conflict` per other declaration, in order of first hit: the least distances and gaps over its
+        volume pairs, the union of their windows. Grouped with numpy (sort, reduceat), then built from lists: a
+        check at 1M finds about 170 pairs, and per-group numpy calls cost about 20 us a conflict."""
+        n = len(self)
+        if n == 0:
+            return []
+        order = np.argsort(self.other_decl, kind="stable")  # stable: a group's rows keep their order
+        decl = self.other_decl[order]
+        starts = np.flatnonzero(np.concatenate(([True], decl[1:] != decl[:-1])))
+        vals = self.values[order]
+        win = self.window[order]
+        lateral = np.minimum.reduceat(vals[:, 0], starts).tolist()
+        vertical = np.minimum.reduceat(vals[:, 1], starts).tolist()
+        tgap = np.minimum.reduceat(vals[:, 2], starts).tolist()
+        overlap = np.logical_or.reduceat(np.all(vals == 0.0, axis=1), starts).tolist()
+        wstart = np.minimum.reduceat(win[:, 0], starts).tolist()
+        wend = np.maximum.reduceat(win[:, 1], starts).tolist()
+        pairs = list(zip(self.query_volume[order].tolist(), self.other_volume[order].tolist(), strict=True))
+        ends = [*starts[1:].tolist(), n]
+        first = starts.tolist()
+        groups = decl[starts].tolist()
         eng = self._engine
-        for d, rows in groups.items():
-            vals = self.values[rows]
-            win = self.window[rows]
-            overlap = bool(np.any(np.all(vals == 0.0, axis=1)))
+        out = []
+        for g in np.argsort(order[starts], kind="stable").tolist():  # groups in order of their first hit
+            d = groups[g]
             out.append(
                 Conflict(
                     declaration_id=self.declaration_id,
                     other_declaration_id=eng._decl_ids[d],
                     other_owner=eng._decl_owner[d],
-                    window_start=_dt(float(win[:, 0].min())),
-                    window_end=_dt(float(win[:, 1].max())),
-                    lateral_distance_m=float(vals[:, 0].min()),
-                    vertical_gap_m=float(vals[:, 1].min()),
-                    time_gap_s=float(vals[:, 2].min()),
-                    severity=Severity.OVERLAP if overlap else Severity.PROXIMITY,
-                    volume_pairs=tuple(
-                        (int(self.query_volume[r]), int(self.other_volume[r])) for r in rows
-                    ),
+                    window_start=_dt(wstart[g]),
+                    window_end=_dt(wend[g]),
+                    lateral_distance_m=lateral[g],
+                    vertical_gap_m=vertical[g],
+                    time_gap_s=tgap[g],
+                    severity=Severity.OVERLAP if overlap[g] else Severity.PROXIMITY,
+                    volume_pairs=tuple(pairs[first[g] : ends[g]]),
                 )
             )
         return out
