@@ -47,7 +47,7 @@ def test_bench_strategic_prints_json_lines_beside_the_baseline() -> None:
     lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     load, check = lines
     assert load["op"] == "load" and load["n"] == 2000
-    for key in ("bench", "n", "p50_ms", "p99_ms", "ops_per_s", "speedup"):
+    for key in ("bench", "n", "p50_ms", "p99_ms", "ops_per_s", "cpu_p50_ms", "cpu_ops_per_s", "speedup"):
         assert key in check
     assert set(check["baseline"]) >= {"p50_ms", "p99_ms", "ops_per_s"}
     assert check["agree_with_baseline"] is True

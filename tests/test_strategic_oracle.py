@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deconflict.core.model import Declaration, SeparationMinima
-from deconflict.core.strategic import StrategicEngine
+from deconflict.core.strategic import ConflictSet, StrategicEngine
 
 from .oracle import oracle_hits
 from .strategies import POLAR_LATS, T0, worlds
@@ -121,3 +121,22 @@ def test_cancel_update_and_expiry_keep_the_index_exact(world: tuple[list[Declara
             remaining.append(Declaration(d.id, d.owner, d.kind, vols, d.version, activation=d.activation))
     # expiry drops single volumes: compare against the declarations trimmed the same way
     _assert_matches_oracle(engine, query, remaining, minima, renumber)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(world=worlds(), minima=minima_st)
+def test_filing_returns_what_checking_found(world: tuple[list[Declaration], Declaration],
+                                            minima: dict[tuple[str, str], SeparationMinima]) -> None:
+    """upsert checks and files in one kernel call for a declaration of one volume: its answer is check's."""
+    decls, query = world
+    engine = _engine(decls, minima)
+    checked = engine.check(query)
+    filed = engine.upsert(query)
+
+    def rows(c: ConflictSet) -> list[tuple[float, ...]]:
+        return sorted(zip(c.query_volume.tolist(), c.other_decl.tolist(), c.other_volume.tolist(),
+                          *c.values.T.tolist(), *c.window.T.tolist(), strict=True))
+
+    assert rows(filed) == rows(checked)
+    assert [c.other_declaration_id for c in filed.conflicts()] == [c.other_declaration_id for c in checked.conflicts()]
+    assert query.id in engine

@@ -12,7 +12,10 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from .jit import borrowing
+
 __all__ = [
+    "boundary_distance",
     "point_in_ring",
     "point_ring_distance",
     "ring_ring_distance",
@@ -47,7 +50,7 @@ def _orient(ax: float, ay: float, bx: float, by: float, cx: float, cy: float) ->
     return (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
 
 
-@njit(cache=True)
+@borrowing
 def _segments_intersect(
     ax: float, ay: float, bx: float, by: float, cx: float, cy: float, dx: float, dy: float
 ) -> bool:
@@ -68,7 +71,7 @@ def _segments_intersect(
     return bool(d4 == 0.0 and _point_segment_d2(dx, dy, ax, ay, bx, by) == 0.0)
 
 
-@njit(cache=True)
+@borrowing
 def segment_distance(
     ax: float, ay: float, bx: float, by: float, cx: float, cy: float, dx: float, dy: float
 ) -> float:
@@ -84,7 +87,7 @@ def segment_distance(
     return math.sqrt(d2)
 
 
-@njit(cache=True)
+@borrowing
 def point_in_ring(px: float, py: float, ring: FloatArray) -> bool:
     """Even-odd rule: is the point strictly inside the ring? (Boundary points are handled by distances.)"""
     inside = False
@@ -101,7 +104,7 @@ def point_in_ring(px: float, py: float, ring: FloatArray) -> bool:
     return inside
 
 
-@njit(cache=True)
+@borrowing
 def point_ring_distance(px: float, py: float, ring: FloatArray) -> float:
     """Distance from a point to a closed polygon (0 inside or on the boundary)."""
     n = ring.shape[0]
@@ -124,7 +127,19 @@ def point_ring_distance(px: float, py: float, ring: FloatArray) -> float:
     return math.sqrt(best)
 
 
-@njit(cache=True)
+@borrowing
+def boundary_distance(px: float, py: float, ring: FloatArray) -> float:
+    """Distance from a point to a polygon's boundary (its outline, inside or out)."""
+    n = ring.shape[0]
+    best = np.inf
+    j = n - 1
+    for i in range(n):
+        best = min(best, _point_segment_d2(px, py, ring[j, 0], ring[j, 1], ring[i, 0], ring[i, 1]))
+        j = i
+    return math.sqrt(best)
+
+
+@borrowing
 def ring_ring_distance(a: FloatArray, b: FloatArray) -> float:
     """Least distance between two closed polygons (0 when they touch, cross or one contains the other).
 
@@ -162,7 +177,7 @@ def ring_ring_distance(a: FloatArray, b: FloatArray) -> float:
     return best
 
 
-@njit(cache=True)
+@borrowing
 def shape_distance(
     a_ring: FloatArray, a_radius: float, b_ring: FloatArray, b_radius: float
 ) -> float:

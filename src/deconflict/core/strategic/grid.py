@@ -18,6 +18,8 @@ so a cell's candidates lie side by side.
 State arrays (owned by `VolumeIndex`, grown there):
   vf[v]  float64: radius, zlo, zhi, t0, t1, latmin, latmax, lngmin, lngmax
   vi[v]  int64:   alive, owner, kind, first point, point count
+  xr[v]  float64 (xri: the same memory as int64), one 64-byte row: radius, zlo, zhi, t0, t1, first point, owner,
+         point count | kind << 32: what the exact test reads, in one cache line (a copy of vf/vi's)
   points float64[:, 3] ECEF vertices; cells int64[c]: key, segment start, segment class, entries, thickest
   pool_vol int32[p]; pool_box uint64[p, 2]: lower and upper corner, four 16-bit lanes each (lat, lng, z, t;
     values 0..QMAX < 2^15; the upper corner has each lane's top bit set: see `_meets`); free_head int64[NCLASS]
@@ -36,7 +38,8 @@ from numba.core import cgutils as _cgutils
 from numba.extending import intrinsic
 
 from ..geo import MIN_RADIUS_OF_CURVATURE_M, frame_centre, frame_params, project_point
-from ..planar import shape_distance
+from ..jit import borrowing
+from ..planar import boundary_distance, point_in_ring, shape_distance
 
 MINCAP = 4  #: entries in the smallest segment; segment class k holds MINCAP << k
 NCLASS = 32
@@ -49,6 +52,9 @@ BASE_DEG = 0.25
 BASE_S = 3600.0
 NKS = 11
 NKT = 16
+F_CORE = 16  #: frame[F_CORE]: the radius of the query's core disc (`_in_core`), after 14 frame numbers, 1/M, 1/N
+CORE_MARGIN_M = 0.001  #: the core disc is taken this much smaller, and chords this much longer, against rounding
+_CORE_K = 1.0 / (20.0 * MIN_RADIUS_OF_CURVATURE_M**2)
 LATERAL_EPS_M = 0.001  #: float noise allowance: footprints that share an edge must touch, not miss by 1e-9 m
 
 # vf columns
@@ -57,6 +63,9 @@ NF = 9
 # vi columns
 I_ALIVE, I_OWNER, I_KIND, I_PSTART, I_PCOUNT = range(5)
 NI = 5
+# xr columns (one 64-byte row a volume, all the exact test reads but the vertices; xri is its int64 view)
+X_RADIUS, X_ZLO, X_ZHI, X_T0, X_T1, X_PSTART, X_OWNER, X_PCKIND = range(8)
+NX = 8
 # cells columns
 CK_KEY, CK_START, CK_CLS, CK_N, CK_DZ = range(5)
 NCK = 8  #: padded: one cache line a cell
@@ -120,7 +129,7 @@ def cell_key(ks: int, kt: int, iy: int, ix: int, it: int) -> int:
     return ((ks * NKT + kt) << 56) | ((iy & 0xFFF) << 44) | ((ix & 0xFFF) << 32) | (it & 0xFFFFFFFF)
 
 
-@njit(cache=True)
+@borrowing
 def lookup(hkeys: np.ndarray, hvals: np.ndarray, key: int) -> int:
     mask = np.int64(hkeys.shape[0] - 1)
     bits = _bits(hkeys.shape[0])
@@ -134,7 +143,7 @@ def lookup(hkeys: np.ndarray, hvals: np.ndarray, key: int) -> int:
         i = (i + 1) & mask
 
 
-@njit(cache=True)
+@borrowing
 def _hash_put(hkeys: np.ndarray, hvals: np.ndarray, key: int, value: int) -> None:
     mask = np.int64(hkeys.shape[0] - 1)
     bits = _bits(hkeys.shape[0])
@@ -155,7 +164,7 @@ def rehash(cells: np.ndarray, ncells: int, capacity: int) -> tuple[np.ndarray, n
     return hkeys, hvals
 
 
-@njit(cache=True)
+@borrowing
 def level_of(vf: np.ndarray, v: int) -> tuple[int, int]:
     """The grid level (ks, kt) a volume is filed at: the finest whose cells are as large as the volume."""
     extent = max(vf[v, F_LATMAX] - vf[v, F_LATMIN], vf[v, F_LNGMAX] - vf[v, F_LNGMIN])
@@ -228,7 +237,7 @@ def _meets(lo: np.uint64, hi_top: np.uint64, qlo: np.uint64, qhi_top: np.uint64)
     return ((qhi_top - lo) & (hi_top - qlo) & LANE_TOP) == LANE_TOP
 
 
-@njit(cache=True)
+@borrowing
 def space_needed(
     vf: np.ndarray, v: int, hkeys: np.ndarray, hvals: np.ndarray, cells: np.ndarray
 ) -> tuple[int, int]:
@@ -258,7 +267,7 @@ def space_needed(
     return ncells, pool
 
 
-@njit(cache=True)
+@borrowing
 def _alloc(k: int, pool_vol: np.ndarray, free_head: np.ndarray, counters: np.ndarray) -> int:
     """Start of a free segment of MINCAP << k entries, or -1 when the pool is full."""
     h = free_head[k]
@@ -278,7 +287,7 @@ def _free(start: int, k: int, pool_vol: np.ndarray, free_head: np.ndarray) -> No
     free_head[k] = start
 
 
-@njit(cache=True)
+@borrowing
 def _move_segment(
     c: int, k: int, cells: np.ndarray, pool_vol: np.ndarray, pool_box: np.ndarray, free_head: np.ndarray,
     counters: np.ndarray,
@@ -300,7 +309,7 @@ def _move_segment(
     return True
 
 
-@njit(cache=True)
+@borrowing
 def _file_entry(
     v: int,
     ks: int,
@@ -362,7 +371,7 @@ def _file_entry(
     counters[C_LIVE_ENTRIES] += 1
 
 
-@njit(cache=True)
+@borrowing
 def insert_volumes(
     first: int,
     last: int,
@@ -410,7 +419,7 @@ def insert_volumes(
     return last
 
 
-@njit(cache=True)
+@borrowing
 def remove_volume(
     v: int,
     vf: np.ndarray,
@@ -473,7 +482,7 @@ def remove_volume(
     return True
 
 
-@njit(cache=True)
+@borrowing
 def write_volumes(
     slots: np.ndarray,
     order: np.ndarray,
@@ -489,6 +498,8 @@ def write_volumes(
     kind: np.ndarray,
     vf: np.ndarray,
     vi: np.ndarray,
+    xr: np.ndarray,
+    xri: np.ndarray,
     points: np.ndarray,
     npoints: int,
 ) -> int:
@@ -519,6 +530,14 @@ def write_volumes(
         vi[v, I_KIND] = kind[j if kind.shape[0] > 1 else 0]
         vi[v, I_PSTART] = at
         vi[v, I_PCOUNT] = pc
+        xr[v, X_RADIUS] = radius[j]
+        xr[v, X_ZLO] = zlo[j]
+        xr[v, X_ZHI] = zhi[j]
+        xr[v, X_T0] = t0[j]
+        xr[v, X_T1] = t1[j]
+        xri[v, X_PSTART] = at
+        xri[v, X_OWNER] = vi[v, I_OWNER]
+        xri[v, X_PCKIND] = pc | (vi[v, I_KIND] << 32)
         at += pc
         most = max(most, pc)
     return most
@@ -551,11 +570,14 @@ def write_and_file(
     free_head: np.ndarray,
     counters: np.ndarray,
     level_count: np.ndarray,
+    xr: np.ndarray,
+    xri: np.ndarray,
 ) -> tuple[int, int]:
     """`write_volumes`, then, when the slots are first..first+n-1 (first >= 0), `insert_volumes` over them:
     (most vertices of one footprint, the first slot not filed)."""
     most = write_volumes(
-        slots, order, offsets, bpoints, radius, zlo, zhi, t0, t1, bbox, owner, kind, vf, vi, points, npoints
+        slots, order, offsets, bpoints, radius, zlo, zhi, t0, t1, bbox, owner, kind, vf, vi, xr, xri, points,
+        npoints,
     )
     if first < 0:
         return most, first
@@ -624,7 +646,64 @@ def _project(frame: np.ndarray, inv_m: float, inv_n: float, x: float, y: float, 
     return k * e, k * n
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _vertex_in_core(frame: np.ndarray, points: np.ndarray, ps: int, pc: int) -> bool:
+    for j in range(ps, ps + pc):  # noqa: SIM110 (numba compiles no generator into any())
+        if _in_core(frame, points[j, 0], points[j, 1], points[j, 2], 0.0):
+            return True
+    return False
+
+
+@njit(cache=True, inline="always")
+def _exact(
+    frame: np.ndarray,
+    qring: np.ndarray,
+    qradius: float,
+    qzlo: float,
+    qzhi: float,
+    qt0: float,
+    qt1: float,
+    vradius: float,
+    vzlo: float,
+    vzhi: float,
+    vt0: float,
+    vt1: float,
+    owner: int,
+    ps: int,
+    pc: int,
+    points: np.ndarray,
+    minima: np.ndarray,
+    ring: np.ndarray,
+) -> tuple[float, float, float]:
+    """`exact_test` of a volume given by its values (radius, altitudes, window, owner, vertices ps..ps+pc)."""
+    tgap = max(vt0 - qt1, qt0 - vt1)
+    if tgap > minima[owner, 2]:
+        return -1.0, 0.0, 0.0
+    zgap = max(vzlo - qzhi, qzlo - vzhi)
+    if zgap > minima[owner, 1]:
+        return -1.0, 0.0, 0.0
+    inv_m = frame[14]
+    inv_n = frame[15]
+    if vradius > 0.0 and _in_core(frame, points[ps, 0], points[ps, 1], points[ps, 2], vradius):
+        d = 0.0  # the circle reaches the query's core: they overlap (most overlapping circles end here)
+    elif pc > 1 and _vertex_in_core(frame, points, ps, pc):
+        d = 0.0  # a vertex inside the query's core: they overlap, no vertex needs projecting
+    elif qradius > 0.0 and vradius > 0.0:  # two circles (the most common pair): shape_distance's first case, inline
+        x, y = _project(frame, inv_m, inv_n, points[ps, 0], points[ps, 1], points[ps, 2])
+        d = math.hypot(qring[0, 0] - x, qring[0, 1] - y) - qradius - vradius
+        d = d if d > 0.0 else 0.0
+    else:
+        for j in range(pc):
+            ring[j, 0], ring[j, 1] = _project(
+                frame, inv_m, inv_n, points[ps + j, 0], points[ps + j, 1], points[ps + j, 2]
+            )
+        d = shape_distance(qring, qradius, ring[:pc], vradius)
+    if d > minima[owner, 0] + LATERAL_EPS_M:
+        return -1.0, 0.0, 0.0
+    return d, max(zgap, 0.0), max(tgap, 0.0)
+
+
+@borrowing
 def exact_test(
     frame: np.ndarray,
     qring: np.ndarray,
@@ -643,47 +722,55 @@ def exact_test(
     """Exact test of volume v against a query projected in `frame` (from `query_frame`): (lateral m, vertical
     gap m, time gap s), or lateral -1 when v is outside the minima of its owner. `ring` is scratch with room for
     v's points."""
-    owner = vi[v, I_OWNER]
-    tgap = max(vf[v, F_T0] - qt1, qt0 - vf[v, F_T1])
-    if tgap > minima[owner, 2]:
-        return -1.0, 0.0, 0.0
-    zgap = max(vf[v, F_ZLO] - qzhi, qzlo - vf[v, F_ZHI])
-    if zgap > minima[owner, 1]:
-        return -1.0, 0.0, 0.0
-    ps = vi[v, I_PSTART]
-    pc = vi[v, I_PCOUNT]
-    inv_m = frame[14]
-    inv_n = frame[15]
-    vradius = vf[v, F_RADIUS]
-    if qradius > 0.0 and vradius > 0.0:  # two circles (the most common pair): shape_distance's first case, inline
-        x, y = _project(frame, inv_m, inv_n, points[ps, 0], points[ps, 1], points[ps, 2])
-        d = math.hypot(qring[0, 0] - x, qring[0, 1] - y) - qradius - vradius
-        d = d if d > 0.0 else 0.0
-    else:
-        for j in range(pc):
-            ring[j, 0], ring[j, 1] = _project(
-                frame, inv_m, inv_n, points[ps + j, 0], points[ps + j, 1], points[ps + j, 2]
-            )
-        d = shape_distance(qring, qradius, ring[:pc], vradius)
-    if d > minima[owner, 0] + LATERAL_EPS_M:
-        return -1.0, 0.0, 0.0
-    return d, max(zgap, 0.0), max(tgap, 0.0)
+    return _exact(
+        frame, qring, qradius, qzlo, qzhi, qt0, qt1, vf[v, F_RADIUS], vf[v, F_ZLO], vf[v, F_ZHI], vf[v, F_T0],
+        vf[v, F_T1], vi[v, I_OWNER], vi[v, I_PSTART], vi[v, I_PCOUNT], points, minima, ring,
+    )
 
 
 @njit(cache=True)
-def query_frame(qpoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The query's frame parameters (`geo.frame_params`, then 1/M and 1/N for `_project`) and its outline
-    projected in that frame."""
+def query_frame(qpoints: np.ndarray, qradius: float) -> tuple[np.ndarray, np.ndarray]:
+    """The query's frame parameters (`geo.frame_params`, then 1/M and 1/N for `_project`, then the radius of its
+    core disc: see `_in_core`) and its outline projected in that frame."""
     lat0, lng0 = frame_centre(qpoints)
     params = frame_params(lat0, lng0)
-    frame = np.empty(params.shape[0] + 2)
-    frame[: params.shape[0]] = params
-    frame[params.shape[0]] = 1.0 / params[12]
-    frame[params.shape[0] + 1] = 1.0 / params[13]
+    np_ = params.shape[0]
+    frame = np.empty(np_ + 3)
+    frame[:np_] = params
+    frame[np_] = 1.0 / params[12]
+    frame[np_ + 1] = 1.0 / params[13]
     qring = np.empty((qpoints.shape[0], 2))
     for i in range(qpoints.shape[0]):
         qring[i, 0], qring[i, 1] = project_point(frame, qpoints[i, 0], qpoints[i, 1], qpoints[i, 2])
+    if qradius > 0.0:
+        core = qradius - math.hypot(qring[0, 0], qring[0, 1])
+    elif point_in_ring(0.0, 0.0, qring):
+        core = boundary_distance(0.0, 0.0, qring)
+    else:
+        core = -np.inf  # the centre is outside the polygon: no core disc
+    frame[F_CORE] = core - CORE_MARGIN_M
     return frame, qring
+
+
+@njit(cache=True, inline="always")
+def _in_core(frame: np.ndarray, x: float, y: float, z: float, reach: float) -> bool:
+    """Whether the surface point (x, y, z) projects within `reach` of the core disc: the disc about the frame
+    centre of radius frame[F_CORE] that lies inside the query's footprint (its circle, or the largest disc about
+    the centre inside its polygon), without projecting it. The projection keeps distances from the centre as
+    s = 2 r asin(c / 2r) for the chord c and a radius of curvature r >= MIN_RADIUS_OF_CURVATURE_M, and
+    asin(h) / h <= 1 + h^2 / 5 for h <= 1/2, so s <= c (1 + c^2 / (20 r^2)); CORE_MARGIN_M covers rounding. A point
+    in reach of the core overlaps the query, so its lateral distance is 0 exactly, as the projection would find."""
+    dx = x - frame[0]
+    dy = y - frame[1]
+    dz = z - frame[2]
+    c2 = dx * dx + dy * dy + dz * dz
+    lim = frame[F_CORE] + reach
+    if lim <= 0.0 or c2 > lim * lim:
+        return False
+    c = math.sqrt(c2) + CORE_MARGIN_M
+    if c > MIN_RADIUS_OF_CURVATURE_M:  # the bound on asin holds for c / 2r <= 1/2 (cores of continental size)
+        return False
+    return c * (1.0 + c * c * _CORE_K) <= lim
 
 
 @njit(cache=True)
@@ -704,6 +791,84 @@ def _prefetch_segment(c: int, cells: np.ndarray, pool_box: np.ndarray, pool_vol:
         _prefetch(pool_vol, e, 0)
 
 
+@njit(cache=True, inline="always")
+def _probe(hkeys: np.ndarray, hvals: np.ndarray, key: int, bits: int, mask: int) -> int:
+    """`lookup` with the table's size worked out once by the caller."""
+    i = _slot(key, bits)
+    while True:
+        c = hvals[i]
+        if c < 0:
+            return -1
+        if hkeys[i] == key:
+            return c
+        i = (i + 1) & mask
+
+
+@borrowing
+def _find_cells(
+    latmin: float,
+    latmax: float,
+    nparts: int,
+    a0: float,
+    a1: float,
+    b0: float,
+    b1: float,
+    tlo: float,
+    thi: float,
+    qz0: int,
+    qz1: int,
+    hkeys: np.ndarray,
+    hvals: np.ndarray,
+    cells: np.ndarray,
+    level_count: np.ndarray,
+    cl_c: np.ndarray,
+    cl_lo: np.ndarray,
+    cl_hi: np.ndarray,
+) -> int:
+    """`query`'s pass 1a: every live cell its widened box touches, on every level in use (independent probes: the
+    CPU overlaps their misses), with the query's box quantised in each cell's terms, fetching the cells' rows.
+    Returns how many there are; only as many as cl_c holds are written."""
+    bits = _bits(hkeys.shape[0])
+    mask = hkeys.shape[0] - 1
+    cap = cl_c.shape[0]
+    ncell = 0
+    for ks in range(NKS):
+        cs = BASE_DEG * (1 << ks)
+        sl = QMAX / cs
+        r0, r1 = _rows(latmin, latmax, cs)
+        for kt in range(NKT):
+            if level_count[ks, kt] == 0:
+                continue
+            ct = BASE_S * (1 << kt)
+            st = QMAX / ct
+            it0 = math.floor(tlo / ct)
+            it1 = math.floor(thi / ct)
+            for part in range(nparts):
+                plo = a0 if part == 0 else b0
+                phi = a1 if part == 0 else b1
+                c0, c1 = _cols(plo, phi, cs)
+                for iy in range(r0, r1 + 1):
+                    lat0 = iy * cs - 90.0
+                    qa0 = _qlo(latmin, lat0, sl)
+                    qa1 = _qhi(latmax, lat0, sl)
+                    for ix in range(c0, c1 + 1):
+                        lng0 = ix * cs - 180.0
+                        qb0 = _qlo(plo, lng0, sl)
+                        qb1 = _qhi(phi, lng0, sl)
+                        for it in range(it0, it1 + 1):
+                            c = _probe(hkeys, hvals, cell_key(ks, kt, iy, ix, it), bits, mask)
+                            if c < 0:
+                                continue
+                            if ncell < cap:
+                                _prefetch(cells, c, 0)
+                                t0c = it * ct
+                                cl_c[ncell] = c
+                                cl_lo[ncell] = _pack(qa0, qb0, qz0, _qlo(tlo, t0c, st))
+                                cl_hi[ncell] = LANE_TOP | _pack(qa1, qb1, qz1, _qhi(thi, t0c, st))
+                            ncell += 1
+    return ncell
+
+
 @njit(cache=True)
 def query(
     i: int,
@@ -718,8 +883,8 @@ def query(
     skip_owner: int,
     minima: np.ndarray,
     kind_mask: np.ndarray,
-    vf: np.ndarray,
-    vi: np.ndarray,
+    xr: np.ndarray,
+    xri: np.ndarray,
     points: np.ndarray,
     hkeys: np.ndarray,
     hvals: np.ndarray,
@@ -747,7 +912,7 @@ def query(
     qt0 = q_t0[i]
     qt1 = q_t1[i]
     qbox = q_bbox[i]
-    frame, qring = query_frame(qpoints)
+    frame, qring = query_frame(qpoints, qradius)
     lmax = 0.0
     zmax = 0.0
     tmax = 0.0
@@ -775,52 +940,21 @@ def query(
     thi = qt1 + tmax
     counters[C_QUERY] += 1
     found = 0
-    cap = out_vol.shape[0]
-    ring = np.empty((1, 2))
-    # pass 1a: look the cells up (independent probes: the CPU overlaps their misses), fetching their rows
+    ring = np.empty((16, 2))
+    # pass 1a: look the cells up (in a kernel without reference counting; again when more turn up than fit)
     qz0 = _qlo(zlo, Z_ORIGIN, Z_SCALE)
     qz1 = _qhi(zhi, Z_ORIGIN, Z_SCALE)
-    ncell = 0
-    cl_c = np.empty(128, dtype=np.int64)
-    cl_lo = np.empty(128, dtype=np.uint64)
-    cl_hi = np.empty(128, dtype=np.uint64)
-    for ks in range(NKS):
-        cs = BASE_DEG * (1 << ks)
-        sl = QMAX / cs
-        r0, r1 = _rows(latmin, latmax, cs)
-        for kt in range(NKT):
-            if level_count[ks, kt] == 0:
-                continue
-            ct = BASE_S * (1 << kt)
-            st = QMAX / ct
-            it0 = math.floor(tlo / ct)
-            it1 = math.floor(thi / ct)
-            for part in range(nparts):
-                plo = a0 if part == 0 else b0
-                phi = a1 if part == 0 else b1
-                c0, c1 = _cols(plo, phi, cs)
-                for iy in range(r0, r1 + 1):
-                    lat0 = iy * cs - 90.0
-                    qa0 = _qlo(latmin, lat0, sl)
-                    qa1 = _qhi(latmax, lat0, sl)
-                    for ix in range(c0, c1 + 1):
-                        lng0 = ix * cs - 180.0
-                        qb0 = _qlo(plo, lng0, sl)
-                        qb1 = _qhi(phi, lng0, sl)
-                        for it in range(it0, it1 + 1):
-                            c = lookup(hkeys, hvals, cell_key(ks, kt, iy, ix, it))
-                            if c < 0:
-                                continue
-                            _prefetch(cells, c, 0)
-                            if ncell == cl_c.shape[0]:
-                                cl_c = _grown(cl_c, ncell)
-                                cl_lo = _grown(cl_lo, ncell)
-                                cl_hi = _grown(cl_hi, ncell)
-                            t0c = it * ct
-                            cl_c[ncell] = c
-                            cl_lo[ncell] = _pack(qa0, qb0, qz0, _qlo(tlo, t0c, st))
-                            cl_hi[ncell] = LANE_TOP | _pack(qa1, qb1, qz1, _qhi(thi, t0c, st))
-                            ncell += 1
+    cl_c = np.empty(256, dtype=np.int64)
+    cl_lo = np.empty(256, dtype=np.uint64)
+    cl_hi = np.empty(256, dtype=np.uint64)
+    ncell = _find_cells(latmin, latmax, nparts, a0, a1, b0, b1, tlo, thi, qz0, qz1, hkeys, hvals, cells,
+                        level_count, cl_c, cl_lo, cl_hi)
+    if ncell > cl_c.shape[0]:
+        cl_c = np.empty(ncell, dtype=np.int64)
+        cl_lo = np.empty(ncell, dtype=np.uint64)
+        cl_hi = np.empty(ncell, dtype=np.uint64)
+        _find_cells(latmin, latmax, nparts, a0, a1, b0, b1, tlo, thi, qz0, qz1, hkeys, hvals, cells, level_count,
+                    cl_c, cl_lo, cl_hi)
     # pass 1b: scan each cell's run, fetching the segments of the cells PF_CELL further on; entries whose boxes
     # meet the query's are candidates (a volume may repeat)
     cand = np.empty(1024, dtype=np.int64)
@@ -871,26 +1005,70 @@ def query(
             cand[nuniq] = v
             nuniq += 1
     ncand = nuniq
-    # pass 2: exact tests, fetching rows and vertices of later candidates ahead (these are cache misses)
-    for j in range(ncand):
+    # pass 2: exact tests, in a kernel without reference counting (the ring grows here when it must)
+    j = 0
+    while True:
+        j, found = _exact_pass(
+            j, found, cand, ncand, frame, qring, qradius, qzlo, qzhi, qt0, qt1, skip_owner, kind_mask, xr, xri,
+            points, minima, ring, out_vol, out_val,
+        )
+        if j >= ncand:
+            return found
+        ring = np.empty((xri[cand[j], X_PCKIND] & 0xFFFFFFFF, 2))
+
+
+@borrowing
+def _exact_pass(
+    j: int,
+    found: int,
+    cand: np.ndarray,
+    ncand: int,
+    frame: np.ndarray,
+    qring: np.ndarray,
+    qradius: float,
+    qzlo: float,
+    qzhi: float,
+    qt0: float,
+    qt1: float,
+    skip_owner: int,
+    kind_mask: np.ndarray,
+    xr: np.ndarray,
+    xri: np.ndarray,
+    points: np.ndarray,
+    minima: np.ndarray,
+    ring: np.ndarray,
+    out_vol: np.ndarray,
+    out_val: np.ndarray,
+) -> tuple[int, int]:
+    """`query`'s exact tests of candidates j.. (the exact test inlined: no call, and no reference counting, per
+    candidate), reading each candidate's xr row (one cache line), fetching rows and vertices of later candidates
+    ahead (these are cache misses). Returns (where it
+    stopped, found so far): at ncand, or at a candidate with more vertices than `ring` has room for."""
+    cap = out_vol.shape[0]
+    while j < ncand:
         if j + PF_FAR < ncand:
-            w = cand[j + PF_FAR]
-            _prefetch(vi, w, 0)
-            _prefetch(vi, w, NI - 1)
-            _prefetch(vf, w, 0)
-            _prefetch(vf, w, F_T1)
+            _prefetch(xr, cand[j + PF_FAR], 0)
         if j + PF_NEAR < ncand:
             w = cand[j + PF_NEAR]
-            ps = vi[w, I_PSTART]
-            for k in range(0, vi[w, I_PCOUNT], 2):
+            ps = xri[w, X_PSTART]
+            for k in range(0, xri[w, X_PCKIND] & 0xFFFFFFFF, 2):
                 _prefetch(points, ps + k, 0)
         v = cand[j]
-        owner = vi[v, I_OWNER]
-        if owner == skip_owner or kind_mask[vi[v, I_KIND]] == 0:
+        owner = xri[v, X_OWNER]
+        pckind = xri[v, X_PCKIND]
+        pc = pckind & 0xFFFFFFFF
+        if owner == skip_owner or kind_mask[pckind >> 32] == 0:
+            j += 1
             continue
-        if ring.shape[0] < vi[v, I_PCOUNT]:
-            ring = np.empty((vi[v, I_PCOUNT], 2))
-        d, zgap, tgap = exact_test(frame, qring, qradius, qzlo, qzhi, qt0, qt1, v, vf, vi, points, minima, ring)
+        if ring.shape[0] < pc:
+            return j, found
+        j += 1
+        vt0 = xr[v, X_T0]
+        vt1 = xr[v, X_T1]
+        d, zgap, tgap = _exact(
+            frame, qring, qradius, qzlo, qzhi, qt0, qt1, xr[v, X_RADIUS], xr[v, X_ZLO], xr[v, X_ZHI], vt0, vt1,
+            owner, xri[v, X_PSTART], pc, points, minima, ring,
+        )
         if d < 0.0:
             continue
         if found < cap:
@@ -898,9 +1076,74 @@ def query(
             out_val[found, 0] = d
             out_val[found, 1] = zgap
             out_val[found, 2] = tgap
-            wlo = max(qt0, vf[v, F_T0])
-            whi = min(qt1, vf[v, F_T1])
+            wlo = max(qt0, vt0)
+            whi = min(qt1, vt1)
             out_val[found, 3] = min(wlo, whi)
             out_val[found, 4] = max(wlo, whi)
         found += 1
-    return found
+    return j, found
+
+
+@njit(cache=True)
+def check_and_file(
+    q_offsets: np.ndarray,
+    q_points: np.ndarray,
+    q_radius: np.ndarray,
+    q_zlo: np.ndarray,
+    q_zhi: np.ndarray,
+    q_t0: np.ndarray,
+    q_t1: np.ndarray,
+    q_bbox: np.ndarray,
+    owner: int,
+    kind: int,
+    minima: np.ndarray,
+    kind_mask: np.ndarray,
+    slot: int,
+    npoints: int,
+    vf: np.ndarray,
+    vi: np.ndarray,
+    points: np.ndarray,
+    hkeys: np.ndarray,
+    hvals: np.ndarray,
+    cells: np.ndarray,
+    pool_vol: np.ndarray,
+    pool_box: np.ndarray,
+    free_head: np.ndarray,
+    counters: np.ndarray,
+    level_count: np.ndarray,
+    xr: np.ndarray,
+    xri: np.ndarray,
+    label_a: np.ndarray,
+    label_b: np.ndarray,
+    out_labels: np.ndarray,
+    out_val: np.ndarray,
+) -> tuple[int, int, int]:
+    """The common upsert in one call (one dispatch instead of two, no indexing left to Python): `query` of a
+    one-footprint batch, skipping `owner`'s volumes, its hits written as their labels (out_labels[0] =
+    label_a[slot], out_labels[1] = label_b[slot]: the caller's declaration and volume numbers) beside out_val;
+    then, when the answer fitted, `write_volumes` of the footprint into `slot` and `insert_volumes` of it.
+    Returns (found, vertices of the footprint or -1 when nothing was written, the first slot not filed: slot + 1
+    when filed, slot when the grid must grow first)."""
+    hits = out_labels[0]
+    found = query(
+        0, q_offsets, q_points, q_radius, q_zlo, q_zhi, q_t0, q_t1, q_bbox, owner, minima, kind_mask, xr, xri,
+        points, hkeys, hvals, cells, pool_vol, pool_box, counters, level_count, hits, out_val,
+    )
+    if found > hits.shape[0]:
+        return found, -1, slot
+    for k in range(found):
+        v = hits[k]
+        out_labels[0, k] = label_a[v]
+        out_labels[1, k] = label_b[v]
+    one = np.empty(3, dtype=np.int64)
+    one[0] = slot
+    one[1] = owner
+    one[2] = kind
+    most = write_volumes(
+        one[0:1], np.zeros(1, dtype=np.int64), q_offsets, q_points, q_radius, q_zlo, q_zhi, q_t0, q_t1, q_bbox,
+        one[1:2], one[2:3], vf, vi, xr, xri, points, npoints,
+    )
+    filed = insert_volumes(
+        slot, slot + 1, vf, vi, hkeys, hvals, cells, pool_vol, pool_box, free_head, counters, level_count
+    )
+    return found, most, filed

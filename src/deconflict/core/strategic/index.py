@@ -18,6 +18,15 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 
+def _lines(rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """A zeroed (rows, 8) float64 array whose rows start on 64-byte boundaries (each one cache line), and its
+    int64 view."""
+    raw = np.zeros(rows * grid.NX + 8)
+    skip = (-raw.ctypes.data % 64) // 8
+    xr = raw[skip : skip + rows * grid.NX].reshape(rows, grid.NX)
+    return xr, xr.view(np.int64)
+
+
 def _grow(a: np.ndarray, rows: int, fill: float | int = 0) -> np.ndarray:
     out = np.full((rows, *a.shape[1:]), fill, dtype=a.dtype)
     out[: a.shape[0]] = a
@@ -32,6 +41,7 @@ class VolumeIndex:
         self.count = 0  # slots ever used (high-water mark)
         self.vf = np.zeros((capacity, grid.NF))
         self.vi = np.zeros((capacity, grid.NI), dtype=np.int64)
+        self.xr, self.xri = _lines(capacity)
         self.points = np.zeros((capacity * 8, 3))
         self.npoints = 0
         self.garbage_points = 0
@@ -47,6 +57,7 @@ class VolumeIndex:
         self.max_points = 1
         self._out_vol = np.zeros(1024, dtype=np.int64)
         self._out_val = np.zeros((1024, 5))
+        self._out_labels = np.zeros((2, 1024), dtype=np.int64)
 
     # -- sizes -----------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -84,7 +95,7 @@ class VolumeIndex:
             slots, order, batch.offsets, batch.points, batch.radius, batch.zlo, batch.zhi, batch.t0, batch.t1,
             batch.bbox, _ints(owner), _ints(kind), self.npoints, first if contiguous else -1, self.vf, self.vi,
             self.points, self.hkeys, self.hvals, self.cells, self.pool_vol, self.pool_box, self.free_head,
-            self.counters, self.level_count,
+            self.counters, self.level_count, self.xr, self.xri,
         )
         self.npoints += npts
         self.max_points = max(self.max_points, int(most))
@@ -94,6 +105,48 @@ class VolumeIndex:
             for s in slots.tolist():
                 self._file(s, s + 1)
         return slots
+
+    def check_and_insert(
+        self,
+        batch: FootprintBatch,
+        minima: FloatArray,
+        kind_mask: npt.NDArray[np.uint8],
+        owner: int,
+        kind: int,
+        label_a: IntArray,
+        label_b: IntArray,
+    ) -> tuple[int, IntArray, FloatArray]:
+        """`query_rows` of a one-footprint batch (skipping `owner`'s volumes), then `insert` of it, in one kernel
+        call: (its slot, the hits' labels: rows label_a[slot] and label_b[slot], the hits' rows). The labels are
+        read before the insert."""
+        if self.free_slots:
+            slot = self.free_slots.pop()
+        else:
+            if self.count == self.vf.shape[0]:
+                self._take_slots(1)  # grows the rows
+                self.count -= 1
+            slot = self.count
+            self.count += 1
+        npts = batch.points.shape[0]
+        if self.npoints + npts > self.points.shape[0]:
+            self._reserve_points(npts)
+        while True:
+            found, most, filed = grid.check_and_file(
+                batch.offsets, batch.points, batch.radius, batch.zlo, batch.zhi, batch.t0, batch.t1, batch.bbox,
+                owner, kind, minima, kind_mask, slot, self.npoints, self.vf, self.vi, self.points, self.hkeys,
+                self.hvals, self.cells, self.pool_vol, self.pool_box, self.free_head, self.counters,
+                self.level_count, self.xr, self.xri, label_a, label_b, self._out_labels, self._out_val,
+            )
+            if most >= 0:
+                break
+            self._out_labels = np.zeros((2, 2 * found), dtype=np.int64)
+            self._out_val = np.zeros((2 * found, 5))
+        self.npoints += npts
+        if most > self.max_points:
+            self.max_points = most
+        if filed == slot:  # the grid needs room first
+            self._file(slot, slot + 1)
+        return slot, self._out_labels[:, :found].copy(), self._out_val[:found].copy()
 
     def remove(self, slots: IntArray | list[int]) -> int:
         """Remove live volumes; returns how many were alive. Their slots are reused by later inserts."""
@@ -142,7 +195,7 @@ class VolumeIndex:
         while True:
             found = grid.query(
                 i, batch.offsets, batch.points, batch.radius, batch.zlo, batch.zhi, batch.t0, batch.t1, batch.bbox,
-                skip_owner, minima, kind_mask, self.vf, self.vi, self.points, self.hkeys, self.hvals,
+                skip_owner, minima, kind_mask, self.xr, self.xri, self.points, self.hkeys, self.hvals,
                 self.cells, self.pool_vol, self.pool_box, self.counters, self.level_count, self._out_vol,
                 self._out_val,
             )
@@ -162,6 +215,9 @@ class VolumeIndex:
             rows = max(2 * self.vf.shape[0], self.count + fresh)
             self.vf = _grow(self.vf, rows)
             self.vi = _grow(self.vi, rows)
+            xr, xri = _lines(rows)
+            xr[: self.xr.shape[0]] = self.xr
+            self.xr, self.xri = xr, xri
         fresh_slots = np.arange(self.count, self.count + fresh, dtype=np.int64)
         slots = np.concatenate((np.array(reuse, dtype=np.int64), fresh_slots)) if reuse else fresh_slots
         self.count += fresh
@@ -179,6 +235,7 @@ class VolumeIndex:
         idx = np.repeat(starts - new_starts, counts) + np.arange(int(counts.sum()))
         self.points[: idx.shape[0]] = self.points[idx]
         self.vi[live, grid.I_PSTART] = new_starts
+        self.xri[live, grid.X_PSTART] = new_starts
         self.npoints = int(counts.sum())
         self.garbage_points = 0
 
