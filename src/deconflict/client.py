@@ -399,6 +399,12 @@ class Client:
     def me(self) -> PartyView:
         return cast(PartyView, self._json("GET", "/v1/parties/me")["party"])
 
+    def replace_token(self, party_id: str | None = None) -> str:
+        """A new token for the caller (or, for the administrator, for `party_id`), returned once; the old one stops
+        working. This client keeps using the token it was made with: make a new one with the result."""
+        path = "/v1/parties/me/token" if party_id is None else f"/v1/parties/{party_id}/token"
+        return str(self._json("POST", path)["token"])
+
     def parties(self) -> list[PartyView]:
         """The caller and its partners (the admin: every party)."""
         return cast(list[PartyView], self._json("GET", "/v1/parties")["parties"])

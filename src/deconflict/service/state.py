@@ -26,4 +26,4 @@ class ServiceState:
     clock: Clock = system_clock
     limits: VolumeLimits = DEFAULT_VOLUME_LIMITS
     cache: EngineCache = field(default_factory=EngineCache)
-    token_cache: dict[str, PartyInfo] = field(default_factory=dict)
+    token_cache: dict[str, tuple[PartyInfo, float]] = field(default_factory=dict)  #: digest -> party, trusted until

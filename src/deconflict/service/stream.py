@@ -16,13 +16,11 @@ from __future__ import annotations
 import asyncio
 import json
 
-import sqlalchemy as sa
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 
 from ..errors import DeconflictError, NotAuthenticated
-from ..store import schema as t
-from .auth import hash_token
+from .auth import TOKEN_RECHECK_S, party_of_token
 from .engine_cache import PartyInfo
 from .hub import Hub
 from .state import ServiceState
@@ -42,22 +40,50 @@ def _authenticate(state: ServiceState, message: str) -> tuple[PartyInfo, int | N
         raise NotAuthenticated("the first message must carry the token", field="token")
     if since is not None and (not isinstance(since, int) or isinstance(since, bool) or since < 0):
         raise NotAuthenticated("since must be a cursor from an earlier event", field="since")
-    with state.db.connect() as conn:
-        row = conn.execute(sa.select(t.parties.c.id, t.parties.c.name, t.parties.c.role)
-                           .where(t.parties.c.token_hash == hash_token(token))).first()
-    if row is None:
-        raise NotAuthenticated("unknown or revoked token", field="token")
-    return PartyInfo(row.id, row.name, row.role), since
+    return party_of_token(state, token, "token"), since
 
 
-async def authenticated(websocket: WebSocket) -> tuple[PartyInfo, int | None] | None:
+def _token_of(message: str) -> str:
+    return str(json.loads(message)["token"])
+
+
+class TokenWatch:
+    """A held WebSocket's token, re-checked every TOKEN_RECHECK_S: a connection must not outlive its token's
+    replacement (auth.rotate_token) by more than that."""
+
+    def __init__(self, state: ServiceState, token: str) -> None:
+        self.state, self.token = state, token
+        self.checked = asyncio.get_running_loop().time()
+
+    async def still_valid(self) -> bool:
+        now = asyncio.get_running_loop().time()
+        if now - self.checked < TOKEN_RECHECK_S:
+            return True
+        self.checked = now
+        try:
+            await run_in_threadpool(party_of_token, self.state, self.token, "token")
+        except NotAuthenticated:
+            return False
+        return True
+
+
+async def revoked(websocket: WebSocket) -> None:
+    """Tell the client its token was replaced, and close (4401)."""
+    await websocket.send_json({"type": "error", "error": {"code": "not_authenticated",
+                                                          "message": "the token was replaced; connect again"}})
+    await websocket.close(code=4401)
+
+
+async def authenticated(websocket: WebSocket) -> tuple[PartyInfo, int | None, TokenWatch] | None:
     """Accept, and read the first message's token (and `since`); None when refused (told so, closed 4401) or gone.
-    Shared by the WebSockets that take a token this way (this stream, track ingest)."""
+    Shared by the WebSockets that take a token this way (this stream, track ingest); the TokenWatch re-checks
+    the token while the connection is held."""
     await websocket.accept()
     state: ServiceState = websocket.app.state.svc
     try:
         first = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
-        return await run_in_threadpool(_authenticate, state, first)
+        party, since = await run_in_threadpool(_authenticate, state, first)
+        return party, since, TokenWatch(state, _token_of(first))
     except (TimeoutError, DeconflictError) as exc:
         message = str(exc) if isinstance(exc, DeconflictError) else "no token within 10 s"
         await websocket.send_json({"type": "error", "error": {"code": "not_authenticated", "message": message}})
@@ -72,7 +98,7 @@ async def stream(websocket: WebSocket) -> None:
     hello = await authenticated(websocket)
     if hello is None:
         return
-    party, since = hello
+    party, since, watch = hello
     hub: Hub = websocket.app.state.hub
     cursor = since if since is not None else await run_in_threadpool(hub.head)
     await websocket.send_json({"type": "hello", "party": party.name, "cursor": cursor})
@@ -81,7 +107,15 @@ async def stream(websocket: WebSocket) -> None:
     try:
         while True:
             batch = asyncio.ensure_future(sub.queue.get())
-            done, _ = await asyncio.wait({incoming, batch}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({incoming, batch}, timeout=TOKEN_RECHECK_S,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if not await watch.still_valid():
+                batch.cancel()
+                await revoked(websocket)
+                return
+            if not done:
+                batch.cancel()
+                continue
             if incoming in done:
                 batch.cancel()
                 if incoming.result()["type"] == "websocket.disconnect":

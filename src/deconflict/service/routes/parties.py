@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from ...errors import Conflict, NotFound
 from ...store import schema as t
 from ...store.database import writing
-from ..auth import current_party, hash_token, new_token, require_admin, valid_public_key
+from ..auth import current_party, hash_token, new_token, require_admin, rotate_token, valid_public_key
 from ..bodies import KeyIn, PartyIn, WebhookIn, openapi_body, parse_body, strict_query
 from ..codec import iso
 from ..engine_cache import PartyInfo
@@ -84,6 +84,26 @@ async def me(request: Request, party: PartyInfo = Depends(current_party)) -> dic
         return _party_json(row, full=True)
 
     return {"party": await run_in_threadpool(read)}
+
+
+@router.post("/me/token", summary="Replace the caller's token: the new one is returned once, the old one stops "
+             "working (at once here, within 10 s in every process; held streams are closed)")
+async def replace_my_token(request: Request, party: PartyInfo = Depends(current_party)) -> dict[str, Any]:
+    token = await run_in_threadpool(rotate_token, request.app.state.svc, party.id)
+    if token is None:
+        raise NotFound("no such party", field="party")
+    return {"party_id": party.id, "token": token}
+
+
+@router.post("/{party_id}/token", summary="Replace a party's token (admin), e.g. when it may be compromised; "
+             "the new one is returned once")
+async def replace_token(party_id: str, request: Request, party: PartyInfo = Depends(current_party)
+                        ) -> dict[str, Any]:
+    require_admin(party)
+    token = await run_in_threadpool(rotate_token, request.app.state.svc, party_id)
+    if token is None:
+        raise NotFound("no such party", field="party_id")
+    return {"party_id": party_id, "token": token}
 
 
 @router.put("/me/key", openapi_extra=openapi_body(KeyIn), summary="Register the caller's Ed25519 public key")

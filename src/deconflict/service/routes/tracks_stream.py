@@ -18,7 +18,7 @@ from ...errors import DeconflictError
 from ..bodies import validate_json
 from ..errors import MAX_BODY_BYTES, _code, error_body
 from ..state import ServiceState
-from ..stream import authenticated
+from ..stream import authenticated, revoked
 from ..tactical import TracksIn, ingest
 
 router = APIRouter()
@@ -30,7 +30,7 @@ async def tracks_stream(websocket: WebSocket) -> None:
     hello = await authenticated(websocket)
     if hello is None:
         return
-    party, _ = hello
+    party, _, watch = hello
     state: ServiceState = websocket.app.state.svc
     await websocket.send_json({"type": "hello", "party": party.name})
     n = 0
@@ -38,6 +38,9 @@ async def tracks_stream(websocket: WebSocket) -> None:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
+                return
+            if not await watch.still_valid():  # the token was replaced meanwhile: nothing more from it
+                await revoked(websocket)
                 return
             n += 1
             raw = message.get("text")
