@@ -131,16 +131,7 @@ def cell_key(ks: int, kt: int, iy: int, ix: int, it: int) -> int:
 
 @borrowing
 def lookup(hkeys: np.ndarray, hvals: np.ndarray, key: int) -> int:
-    mask = np.int64(hkeys.shape[0] - 1)
-    bits = _bits(hkeys.shape[0])
-    i = _slot(key, bits)
-    while True:
-        c = hvals[i]
-        if c < 0:
-            return -1
-        if hkeys[i] == key:
-            return c
-        i = (i + 1) & mask
+    return _probe(hkeys, hvals, key, _bits(hkeys.shape[0]), np.int64(hkeys.shape[0] - 1))
 
 
 @borrowing
