@@ -3,6 +3,7 @@ scheduler's tick with hysteresis, alert notifications to the owners only, need-t
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime, timedelta
 from typing import Any
@@ -177,6 +178,31 @@ def test_unidentified_traffic_is_screened_but_its_side_is_told_nothing(timed: Ru
     assert len(_alerts_inbox(apis["air"])) == 1
     for name in ("ngo", "stranger"):
         assert _alerts_inbox(apis[name]) == [] and _alerts(apis[name]) == []
+
+
+def test_an_alerts_record_names_no_owner_the_alert_does_not(timed: RunningService, clock: ManualClock) -> None:
+    """An aircraft unidentified when its alert was raised, registered by a stranger meanwhile: the entries the
+    other owner may fetch (it is the alert's only party) keep it unidentified, not naming the stranger."""
+    from deconflict.service.ledger import sequence
+
+    _, apis = _world(timed)
+    apis["air"].put("/v1/parties/me/assets", json={"icao24": ["abc123"]})
+    _head_on(apis, T0, {"icao24": "abc123"}, {"icao24": "fff002"})
+    tick(timed.state)  # raised: air's aircraft and an unidentified one
+    assert apis["stranger"].put("/v1/parties/me/assets", json={"icao24": ["fff002"]}).status_code == 200
+    clock.advance(6)  # the other aircraft, now the stranger's, turns 5 degrees left: an update
+    _post(apis["stranger"], report(T0 + timedelta(seconds=6), 8.1916, 265.0, icao24="fff002"))
+    tick(timed.state)
+    sequence(timed.state)
+    stranger_id = next(p for p, i in timed.state.cache.parties.items() if i.name == "stranger")
+    mine = [int(r.idx) for r in _entries(timed) if decode_entry(bytes(r.entry)).type is EntryType.ALERT]
+    assert len(mine) == 2  # raised, updated
+    for idx in mine:
+        r = apis["air"].get(f"/v1/ledger/entries/{idx}")
+        assert r.status_code == 200, r.text
+        body = decode_entry(base64.b64decode(r.json()["entry"])).body
+        assert body["event"] in ("raised", "updated") and body["tracks"]["icao:fff002"]["owner_id"] is None
+        assert stranger_id not in json.dumps(body)
 
 
 def test_a_restart_reads_the_last_positions_back(db_url: str, clock: ManualClock) -> None:

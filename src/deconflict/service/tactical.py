@@ -455,8 +455,11 @@ def _stage_alert(state: ServiceState, conn: sa.Connection, ev: AlertEvent, alert
     parties = [p for p in (alert.party_a, alert.party_b) if p is not None]
     fetch = [p for p in parties if len(parties) == 1
              or Disclosure.FULL in state.cache.terms(*parties).disclosures]
+    # an owner the alert does not name (an aircraft registered after the alert was raised) stays unnamed: the
+    # alert's parties are who may fetch the entry
     where = {k: {"lat": tr["lat"], "lng": tr["lng"], "alt_m": tr["altitude_m"],
-                 "t_s": tr.get("t_s", datetime.fromisoformat(tr["time"]).timestamp()), "owner_id": tr["owner_id"]}
+                 "t_s": tr.get("t_s", datetime.fromisoformat(tr["time"]).timestamp()),
+                 "owner_id": tr["owner_id"] if tr["owner_id"] in parties else None}
              for k, tr in sorted(tracks.items())}
     stage(conn, EntryType.ALERT, {"alert_id": alert.id, "event": ev.kind.value, "version": alert.version,
                                   "kind": alert_kind(alert.key_b), "pair": list(ev.pair), "parties": parties,
