@@ -332,11 +332,13 @@ def test_websocket_ingest_answers_each_batch_and_survives_bad_ones(timed: Runnin
         assert json.loads(ws.recv(timeout=10))["error"]["field"] == "reports"
         ws.send(b"x" * (2 * 1024 * 1024 + 1))
         assert json.loads(ws.recv(timeout=10))["error"]["code"] == "too_large"
+        ws.send("\u00e9" * (1024 * 1024 + 1))  # fewer characters than the bound, more bytes
+        assert json.loads(ws.recv(timeout=10))["error"]["code"] == "too_large"
         # still open: the next good batch is taken, in the same source's totals
         ws.send(json.dumps({"source": "ws-1", "reports": [report(T0 + timedelta(seconds=1), 8.0014, 90.0,
                                                                   icao24="abc123")]}))
         last = json.loads(ws.recv(timeout=10))
-        assert last["n"] == 6 and last["accepted"] == 1 and last["totals"]["accepted"] == 2
+        assert last["n"] == 7 and last["accepted"] == 1 and last["totals"]["accepted"] == 2
     (stats,) = apis["air"].get("/v1/tracks/stats").json()["sources"]
     assert (stats["source"], stats["batches"], stats["accepted"], stats["rejected"]) == ("ws-1", 2, 2, 1)
     with connect(url) as ws:
