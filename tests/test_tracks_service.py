@@ -180,6 +180,22 @@ def test_unidentified_traffic_is_screened_but_its_side_is_told_nothing(timed: Ru
         assert _alerts_inbox(apis[name]) == [] and _alerts(apis[name]) == []
 
 
+def test_a_report_far_ahead_of_the_clock_cannot_hide_an_aircraft(timed: RunningService) -> None:
+    """Any party may report any aircraft (feeds see everyone's); one report dated a year ahead, once accepted, made
+    every real report of that aircraft 'time_backwards' and kept it out of screening, across restarts too. It is
+    refused as `future`; a few seconds of clock skew are not."""
+    _, apis = _world(timed)
+    apis["air"].put("/v1/parties/me/assets", json={"icao24": ["abc123"]})
+    apis["ngo"].put("/v1/parties/me/assets", json={"asset_ids": ["drone-7"]})
+    ahead = _post(apis["stranger"], report(T0 + timedelta(days=365), 8.0, 90.0, icao24="abc123"),
+                  report(T0 + timedelta(seconds=3), 8.0042, 90.0, icao24="fff009"))
+    assert ahead["rejected_by_reason"] == {"future": 1} and ahead["rejections"] == [{"index": 0, "reason": "future"}]
+    _head_on(apis, T0, {"icao24": "abc123"}, {"asset_id": "drone-7"})
+    tick(timed.state)
+    (alert,) = _alerts(apis["air"])
+    assert alert["own"]["icao24"] == "abc123" and alert["other"]["asset_id"] == "drone-7"
+
+
 def test_an_alerts_record_names_no_owner_the_alert_does_not(timed: RunningService, clock: ManualClock) -> None:
     """An aircraft unidentified when its alert was raised, registered by a stranger meanwhile: the entries the
     other owner may fetch (it is the alert's only party) keep it unidentified, not naming the stranger."""

@@ -167,7 +167,7 @@ def _restore(state: ServiceState, tac: Tactical) -> None:
             alt_m=[r.alt_m for r in rows], gs_mps=[r.gs_mps for r in rows], track_deg=[r.track_deg for r in rows],
             vs_mps=[r.vs_mps for r in rows], icao24=[r.icao24 for r in rows],
             callsign=[r.callsign for r in rows], asset_id=[r.asset_id for r in rows],
-            owner=[r.owner_id for r in rows], on_ground=[r.on_ground for r in rows]))
+            owner=[r.owner_id for r in rows], on_ground=[r.on_ground for r in rows]), state.clock().timestamp())
         tac.table.stats.clear()
 
 
@@ -250,7 +250,7 @@ def ingest(state: ServiceState, party: PartyInfo, body: TracksIn) -> dict[str, A
         registry = _registry(conn)
     batch = _batch(body).with_owners(registry)
     with tac.lock:
-        result = tac.table.ingest(batch)
+        result = tac.table.ingest(batch, now.timestamp())
         stats = tac.stats.setdefault((party.id, body.source), SourceStats())
         stats.batches += 1
         stats.last_at = now
