@@ -51,7 +51,8 @@ def test_export_over_the_api_is_the_callers_own(service: RunningService) -> None
     as_admin = admin.get("/v1/ledger/export", params={"party": "air"})
     assert as_admin.status_code == 200 and as_admin.json()["entries"] == air["entries"]
     assert admin.get("/v1/ledger/export").status_code == 400
-    for params, field in (({"from": "soon"}, "from"), ({"to": "2026-02-30T00:00:00Z"}, "to")):
+    for params, field in (({"from": "soon"}, "from"), ({"to": "2026-02-30T00:00:00Z"}, "to"),
+                          ({"from": "0001-01-01T00:00:00+01:00"}, "from"), ({"to": "9999-12-31T23:59:59-01:00"}, "to")):
         r = apis["air"].get("/v1/ledger/export", params=params)
         assert r.status_code == 400 and r.json()["error"]["field"] == field, r.text
     r = apis["air"].get("/v1/ledger/export", params={"to": "2000-01-01T00:00:00Z"})

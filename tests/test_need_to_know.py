@@ -172,3 +172,72 @@ def test_the_ledger_picture_and_export_disclose_no_more_than_the_agreements(
     coarse = json.loads(scene["apis"]["coarse"].get("/v1/ledger/picture", params={"at": at}).text)
     (secret,) = [d for d in coarse["declarations"] if d["id"] == scene["secret_id"]]
     assert secret["precision"] == "coarse" and "title" not in secret
+
+
+# -- live tracks: hazard-entry alerts between a hazard's owner and its partners' aircraft ------------------------
+HAZARD_VERTICES = [(49.9876543, 8.0876543), (49.9876543, 8.1123457), (50.0123457, 8.1123457), (50.0123457, 8.0876543)]
+HAZARD_DIGITS = ["49.9876543", "8.0876543", "8.1123457", "50.0123457"]
+#: each partner's aircraft: what identifies it, which the hazard's owner must not learn below full disclosure
+AIRCRAFT = {"coarse": {"icao24": "c0a75e", "callsign": "CRSJET9", "asset_id": "coarse-airframe-551"},
+            "area": {"icao24": "a4ea07", "callsign": "AREAJET7", "asset_id": "area-airframe-773"},
+            "stranger": {"icao24": "5e0001", "callsign": "STRJET5", "asset_id": "stranger-airframe-335"}}
+
+
+def test_live_tracks_alerts_and_their_record_disclose_no_more_than_the_agreements(
+        timed: RunningService) -> None:
+    """Partners' aircraft heading into the owner's hazard (coarse, conflict_area) and a stranger's: each side's
+    alerts, tracks, notifications, picture and ledger bundle carry neither the hazard's title or vertices nor,
+    to the hazard's owner, the aircraft's identity."""
+    import base64
+    from datetime import timedelta
+
+    from deconflict.core.ledger import decode_entry
+    from deconflict.service.ledger import sequence
+    from deconflict.service.scheduler import tick
+
+    from .service_helpers import T0
+
+    assert timed.admin_token is not None
+    _, apis = world(timed.url, timed.admin_token, ["owner-9f3", "coarse", "area", "stranger"], [
+        {"parties": ["owner-9f3", "coarse"], "disclosure": "coarse", "policy": "inform"},
+        {"parties": ["owner-9f3", "area"], "disclosure": "conflict_area", "policy": "inform"}])
+    hazard = vol(0, 0, 1.0, alt=(0.0, 5000.0))
+    del hazard["volume"]["outline_circle"]
+    hazard["volume"]["outline_polygon"] = {"vertices": [{"lat": a, "lng": b} for a, b in HAZARD_VERTICES]}
+    hazard["time_start"]["value"] = (T0 - timedelta(minutes=10)).isoformat()
+    hazard["time_end"]["value"] = (T0 + timedelta(hours=1)).isoformat()
+    r = apis["owner-9f3"].declare("hazard", hazard, title=SECRET_TITLE, extra={"unit": SECRET_EXTRA})
+    assert r.status_code == 201, r.text
+    reports = []
+    for n, (name, ident) in enumerate(AIRCRAFT.items()):
+        assert apis[name].put("/v1/parties/me/assets", json={
+            "icao24": [ident["icao24"]], "asset_ids": [ident["asset_id"]]}).status_code == 200
+        # eastbound at 100 m/s towards the hazard, about a minute away; 1,500 m apart in altitude
+        reports.append({"time": T0.isoformat(), "lat": 50.0, "lng": 8.0, "altitude_m": 1000.0 + 1500.0 * n,
+                        "ground_speed_mps": 100.0, "track_deg": 90.0, "vertical_rate_mps": 0.0, **ident})
+    assert apis["stranger"].post("/v1/tracks", json={"source": "feed", "reports": reports}).status_code == 200
+    tick(timed.state)
+    seen: dict[str, str] = {}
+    for name, api in apis.items():
+        alerts = api.get("/v1/alerts", params={"state": "all"})
+        tracks = api.get("/v1/tracks")
+        notes = api.get("/v1/notifications", params={"pending": "false"})
+        assert alerts.status_code == tracks.status_code == notes.status_code == 200
+        seen[name] = alerts.text + tracks.text + notes.text
+    sequence(timed.state)
+    for name, api in apis.items():
+        picture = api.get("/v1/ledger/picture", params={"at": (T0 + timedelta(minutes=1)).isoformat()})
+        bundle = api.get("/v1/ledger/export", params={"to": "2100-01-01T00:00:00Z"})
+        assert picture.status_code == bundle.status_code == 200, (picture.text, bundle.text)
+        bodies = [decode_entry(base64.b64decode(e["entry"])).body for e in bundle.json()["entries"]]
+        seen[name] += picture.text + json.dumps(bodies, default=str)
+    owner_alerts = apis["owner-9f3"].get("/v1/alerts").json()["alerts"]
+    assert sorted(a["kind"] for a in owner_alerts) == ["hazard_entry"] * 2  # the control: both partners' aircraft
+    for name in ("coarse", "area"):
+        assert [a["kind"] for a in apis[name].get("/v1/alerts").json()["alerts"]] == ["hazard_entry"], name
+        assert SECRET_TITLE not in seen[name] and SECRET_EXTRA not in seen[name], name
+        assert not any(d in seen[name] for d in HAZARD_DIGITS), name
+        assert not any(v in seen["owner-9f3"] for v in (*AIRCRAFT[name].values(), name)), name
+    assert apis["stranger"].get("/v1/alerts").json()["alerts"] == []
+    assert SECRET_TITLE not in seen["stranger"] and "owner-9f3" not in seen["stranger"]
+    assert not any(v in seen["owner-9f3"] for v in (*AIRCRAFT["stranger"].values(), "stranger"))

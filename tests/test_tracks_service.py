@@ -3,6 +3,7 @@ scheduler's tick with hysteresis, alert notifications to the owners only, need-t
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime, timedelta
 from typing import Any
@@ -179,6 +180,47 @@ def test_unidentified_traffic_is_screened_but_its_side_is_told_nothing(timed: Ru
         assert _alerts_inbox(apis[name]) == [] and _alerts(apis[name]) == []
 
 
+def test_a_report_far_ahead_of_the_clock_cannot_hide_an_aircraft(timed: RunningService) -> None:
+    """Any party may report any aircraft (feeds see everyone's); one report dated a year ahead, once accepted, made
+    every real report of that aircraft 'time_backwards' and kept it out of screening, across restarts too. It is
+    refused as `future`; a few seconds of clock skew are not."""
+    _, apis = _world(timed)
+    apis["air"].put("/v1/parties/me/assets", json={"icao24": ["abc123"]})
+    apis["ngo"].put("/v1/parties/me/assets", json={"asset_ids": ["drone-7"]})
+    ahead = _post(apis["stranger"], report(T0 + timedelta(days=365), 8.0, 90.0, icao24="abc123"),
+                  report(T0 + timedelta(seconds=3), 8.0042, 90.0, icao24="fff009"))
+    assert ahead["rejected_by_reason"] == {"future": 1} and ahead["rejections"] == [{"index": 0, "reason": "future"}]
+    _head_on(apis, T0, {"icao24": "abc123"}, {"asset_id": "drone-7"})
+    tick(timed.state)
+    (alert,) = _alerts(apis["air"])
+    assert alert["own"]["icao24"] == "abc123" and alert["other"]["asset_id"] == "drone-7"
+
+
+def test_an_alerts_record_names_no_owner_the_alert_does_not(timed: RunningService, clock: ManualClock) -> None:
+    """An aircraft unidentified when its alert was raised, registered by a stranger meanwhile: the entries the
+    other owner may fetch (it is the alert's only party) keep it unidentified, not naming the stranger."""
+    from deconflict.service.ledger import sequence
+
+    _, apis = _world(timed)
+    apis["air"].put("/v1/parties/me/assets", json={"icao24": ["abc123"]})
+    _head_on(apis, T0, {"icao24": "abc123"}, {"icao24": "fff002"})
+    tick(timed.state)  # raised: air's aircraft and an unidentified one
+    assert apis["stranger"].put("/v1/parties/me/assets", json={"icao24": ["fff002"]}).status_code == 200
+    clock.advance(6)  # the other aircraft, now the stranger's, turns 5 degrees left: an update
+    _post(apis["stranger"], report(T0 + timedelta(seconds=6), 8.1916, 265.0, icao24="fff002"))
+    tick(timed.state)
+    sequence(timed.state)
+    stranger_id = next(p for p, i in timed.state.cache.parties.items() if i.name == "stranger")
+    mine = [int(r.idx) for r in _entries(timed) if decode_entry(bytes(r.entry)).type is EntryType.ALERT]
+    assert len(mine) == 2  # raised, updated
+    for idx in mine:
+        r = apis["air"].get(f"/v1/ledger/entries/{idx}")
+        assert r.status_code == 200, r.text
+        body = decode_entry(base64.b64decode(r.json()["entry"])).body
+        assert body["event"] in ("raised", "updated") and body["tracks"]["icao:fff002"]["owner_id"] is None
+        assert stranger_id not in json.dumps(body)
+
+
 def test_a_restart_reads_the_last_positions_back(db_url: str, clock: ManualClock) -> None:
     running = start_in_thread(db_url, clock=clock, scheduler=False)
     try:
@@ -306,11 +348,13 @@ def test_websocket_ingest_answers_each_batch_and_survives_bad_ones(timed: Runnin
         assert json.loads(ws.recv(timeout=10))["error"]["field"] == "reports"
         ws.send(b"x" * (2 * 1024 * 1024 + 1))
         assert json.loads(ws.recv(timeout=10))["error"]["code"] == "too_large"
+        ws.send("\u00e9" * (1024 * 1024 + 1))  # fewer characters than the bound, more bytes
+        assert json.loads(ws.recv(timeout=10))["error"]["code"] == "too_large"
         # still open: the next good batch is taken, in the same source's totals
         ws.send(json.dumps({"source": "ws-1", "reports": [report(T0 + timedelta(seconds=1), 8.0014, 90.0,
                                                                   icao24="abc123")]}))
         last = json.loads(ws.recv(timeout=10))
-        assert last["n"] == 6 and last["accepted"] == 1 and last["totals"]["accepted"] == 2
+        assert last["n"] == 7 and last["accepted"] == 1 and last["totals"]["accepted"] == 2
     (stats,) = apis["air"].get("/v1/tracks/stats").json()["sources"]
     assert (stats["source"], stats["batches"], stats["accepted"], stats["rejected"]) == ("ws-1", 2, 2, 1)
     with connect(url) as ws:

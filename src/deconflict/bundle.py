@@ -150,9 +150,9 @@ def bundle_from_json(doc: Any) -> Bundle:
 def parse_time(text: str, option: str) -> datetime:
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset that takes it past year 1 or 9999 in UTC
         raise InvalidInput(f"{text!r} is not an RFC 3339 time", field=option) from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _ms(when: datetime) -> int:

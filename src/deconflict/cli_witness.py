@@ -23,7 +23,7 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
 
-from .cli_http import error_message
+from .cli_http import bearer, error_message
 from .core.ledger import (
     KeyRotation,
     SignedTreeHead,
@@ -58,7 +58,7 @@ def _private_key(path: Path) -> Ed25519PrivateKey:
 
 class _Service:
     def __init__(self, url: str, token: str) -> None:
-        self.http = httpx.Client(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        self.http = httpx.Client(base_url=url.rstrip("/"), headers=bearer(token), timeout=60)
 
     def call(self, method: str, path: str, **kw: Any) -> httpx.Response:
         try:

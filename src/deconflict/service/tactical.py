@@ -167,7 +167,7 @@ def _restore(state: ServiceState, tac: Tactical) -> None:
             alt_m=[r.alt_m for r in rows], gs_mps=[r.gs_mps for r in rows], track_deg=[r.track_deg for r in rows],
             vs_mps=[r.vs_mps for r in rows], icao24=[r.icao24 for r in rows],
             callsign=[r.callsign for r in rows], asset_id=[r.asset_id for r in rows],
-            owner=[r.owner_id for r in rows], on_ground=[r.on_ground for r in rows]))
+            owner=[r.owner_id for r in rows], on_ground=[r.on_ground for r in rows]), state.clock().timestamp())
         tac.table.stats.clear()
 
 
@@ -250,7 +250,7 @@ def ingest(state: ServiceState, party: PartyInfo, body: TracksIn) -> dict[str, A
         registry = _registry(conn)
     batch = _batch(body).with_owners(registry)
     with tac.lock:
-        result = tac.table.ingest(batch)
+        result = tac.table.ingest(batch, now.timestamp())
         stats = tac.stats.setdefault((party.id, body.source), SourceStats())
         stats.batches += 1
         stats.last_at = now
@@ -455,8 +455,11 @@ def _stage_alert(state: ServiceState, conn: sa.Connection, ev: AlertEvent, alert
     parties = [p for p in (alert.party_a, alert.party_b) if p is not None]
     fetch = [p for p in parties if len(parties) == 1
              or Disclosure.FULL in state.cache.terms(*parties).disclosures]
+    # an owner the alert does not name (an aircraft registered after the alert was raised) stays unnamed: the
+    # alert's parties are who may fetch the entry
     where = {k: {"lat": tr["lat"], "lng": tr["lng"], "alt_m": tr["altitude_m"],
-                 "t_s": tr.get("t_s", datetime.fromisoformat(tr["time"]).timestamp()), "owner_id": tr["owner_id"]}
+                 "t_s": tr.get("t_s", datetime.fromisoformat(tr["time"]).timestamp()),
+                 "owner_id": tr["owner_id"] if tr["owner_id"] in parties else None}
              for k, tr in sorted(tracks.items())}
     stage(conn, EntryType.ALERT, {"alert_id": alert.id, "event": ev.kind.value, "version": alert.version,
                                   "kind": alert_kind(alert.key_b), "pair": list(ev.pair), "parties": parties,

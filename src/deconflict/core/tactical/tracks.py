@@ -8,8 +8,9 @@ units (ft, kt, ft/min) are in `deconflict.core.tactical.cpa` (FT, KT, FPM).
 
 Quality rules (`check_reports` for one report at a time, `TrackTable.ingest` for sequences) reject with a
 counted `Rejection` reason: impossible position, impossible or missing altitude, impossible or missing velocity,
-time going backwards, duplicates, and teleporting (implied speed from the last accepted report beyond a limit).
-Pure: no clock (times come with the reports), no I/O.
+time going backwards, duplicates, teleporting (implied speed from the last accepted report beyond a limit), and,
+when the receiver's clock is given, a time too far ahead of it (one such report would otherwise make every real
+report of that aircraft "backwards" and hide it from screening). Pure: the clock is passed in, no I/O.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class Rejection(enum.IntEnum):
     DUPLICATE = 5  #: same aircraft, same time as the last accepted report
     TELEPORT = 6  #: implied speed from the last accepted report beyond max_speed_mps
     IDENTITY = 7  #: no ICAO address and no asset id: nothing to key the track on
+    FUTURE = 8  #: later than the receiver's clock plus max_ahead_s (checked only when a clock is given)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,7 @@ class TrackLimits:
     max_speed_mps: float = 700.0  #: ground speed, and implied speed between reports (about Mach 2.3)
     max_vertical_rate_mps: float = 150.0  #: about 30,000 ft/min
     teleport_slack_m: float = 200.0  #: position noise allowed on top of max_speed_mps x elapsed time
+    max_ahead_s: float = 10.0  #: how far a report's time may be ahead of the receiver's clock (clock skew)
 
 
 DEFAULT_TRACK_LIMITS = TrackLimits()
@@ -161,8 +164,10 @@ class TrackBatch:
         return out
 
 
-def check_reports(batch: TrackBatch, limits: TrackLimits = DEFAULT_TRACK_LIMITS) -> npt.NDArray[np.int8]:
-    """Per report, the first field rule it breaks (a `Rejection` value), or 0; vectorised, no history needed."""
+def check_reports(batch: TrackBatch, limits: TrackLimits = DEFAULT_TRACK_LIMITS, now: float | None = None
+                  ) -> npt.NDArray[np.int8]:
+    """Per report, the first field rule it breaks (a `Rejection` value), or 0; vectorised, no history needed.
+    With `now` (epoch seconds), a report more than `limits.max_ahead_s` ahead of it is FUTURE."""
     with np.errstate(invalid="ignore"):
         bad_pos = ~(np.isfinite(batch.lat_deg) & np.isfinite(batch.lng_deg) & (np.abs(batch.lat_deg) <= 90.0)
                     & (np.abs(batch.lng_deg) <= 180.0) & np.isfinite(batch.t_s))
@@ -171,6 +176,8 @@ def check_reports(batch: TrackBatch, limits: TrackLimits = DEFAULT_TRACK_LIMITS)
                     & ~(np.abs(batch.vs_mps) > limits.max_vertical_rate_mps))
     keyless = np.array([not (a or i) for a, i in zip(batch.asset_id, batch.icao24, strict=True)], dtype=np.bool_)
     out = np.zeros(len(batch), dtype=np.int8)
+    if now is not None:
+        out[batch.t_s > now + limits.max_ahead_s] = Rejection.FUTURE
     for mask, reason in ((keyless, Rejection.IDENTITY), (bad_vel, Rejection.VELOCITY),
                          (bad_alt, Rejection.ALTITUDE), (bad_pos, Rejection.POSITION)):
         out[mask] = reason  # later rules win: position is the most basic
@@ -261,9 +268,10 @@ class TrackTable:
         g[:cap] = s.on_ground
         s.on_ground = g
 
-    def ingest(self, batch: TrackBatch) -> IngestResult:
-        """Check each report (in order) and keep the accepted ones as their aircraft's latest state."""
-        reasons = check_reports(batch, self.limits)
+    def ingest(self, batch: TrackBatch, now: float | None = None) -> IngestResult:
+        """Check each report (in order) and keep the accepted ones as their aircraft's latest state; with the
+        receiver's clock `now`, reports too far ahead of it are refused (`check_reports`)."""
+        reasons = check_reports(batch, self.limits, now)
         keys = batch.keys()
         ids = np.empty(len(batch), dtype=np.int64)
         for k, key in enumerate(keys):

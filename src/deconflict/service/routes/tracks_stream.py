@@ -46,7 +46,7 @@ async def tracks_stream(websocket: WebSocket) -> None:
             raw = message.get("text")
             raw = raw if raw is not None else message.get("bytes") or b""
             try:
-                if len(raw) > MAX_MESSAGE_BYTES:
+                if len(raw.encode() if isinstance(raw, str) else raw) > MAX_MESSAGE_BYTES:  # bytes, not characters
                     await websocket.send_json({"type": "error", "n": n, **error_body(
                         "too_large", f"the message exceeds {MAX_MESSAGE_BYTES} bytes", "body")})
                     continue
