@@ -131,7 +131,7 @@ def cell_key(ks: int, kt: int, iy: int, ix: int, it: int) -> int:
 
 @borrowing
 def lookup(hkeys: np.ndarray, hvals: np.ndarray, key: int) -> int:
-    return _probe(hkeys, hvals, key, _bits(hkeys.shape[0]), np.int64(hkeys.shape[0] - 1))
+    return _probe(hkeys, hvals, key, _bits(hkeys.shape[0]), hkeys.shape[0] - 1)
 
 
 @borrowing
