@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..core.model import Volume4D
-from ..core.protocol import Disclosure, coarse_view, conflict_area
+from ..core.protocol import Disclosure, coarse_conflict, coarse_view, conflict_area
 from .codec import coarse_json, iso, volumes_from_json, volumes_json
 from .engine_cache import EngineCache, PartyInfo
 
@@ -110,16 +110,22 @@ def conflict_view(
         theirs = volumes.parsed(other_decl, other_version)
         used = sorted({q for _, q in pairs})
         side["coarse"] = [coarse_json(coarse_view(theirs[q])) for q in used]
+    start, end, lateral, vertical, time_gap = c.window_start, c.window_end, c.lateral_m, c.vertical_m, c.time_gap_s
+    if level is Disclosure.COARSE:  # exact figures would give the other side's exact times and boundary away
+        figures = coarse_conflict(start, end, lateral, vertical, time_gap)
+        start, end, lateral, vertical, time_gap = (figures.window_start, figures.window_end,
+                                                   figures.lateral_distance_m, figures.vertical_gap_m,
+                                                   figures.time_gap_s)
     return {
         "id": c.id,
         "state": c.state,
         "severity": c.severity,
         "policy": c.policy,
-        "window_start": iso(c.window_start),
-        "window_end": iso(c.window_end),
-        "lateral_distance_m": round(c.lateral_m, 3),
-        "vertical_gap_m": round(c.vertical_m, 3),
-        "time_gap_s": round(c.time_gap_s, 3),
+        "window_start": iso(start),
+        "window_end": iso(end),
+        "lateral_distance_m": round(lateral, 3),
+        "vertical_gap_m": round(vertical, 3),
+        "time_gap_s": round(time_gap, 3),
         "detected_at": iso(c.detected_at),
         "declaration": {"id": own_decl, "version": own_version, "kind": own_kind},
         "other": side,

@@ -21,13 +21,14 @@ from ..footprint import FootprintBatch
 from ..model import SeparationMinima, Volume4D
 from ..validation import densified_ring
 
-__all__ = ["CoarseView", "coarse_view", "conflict_area"]
+__all__ = ["CoarseConflict", "CoarseView", "coarse_conflict", "coarse_view", "conflict_area"]
 
 _GEOD = Geod(ellps="WGS84")
 CIRCLE_SEGMENTS = 64
 COARSE_CELL_DEG = 0.1
 COARSE_ALTITUDE_STEP_M = 100.0
 COARSE_TIME_STEP = timedelta(minutes=15)
+COARSE_DISTANCE_STEP_M = 10_000.0  #: about a coarse cell (0.1 deg of latitude is 11.1 km)
 MAX_POLAR_CELLS = 3_600  #: near a pole cells double in size until the band they cover holds at most this many
 
 
@@ -118,6 +119,33 @@ def _view(volume: Volume4D, cell_deg: float, cells: list[tuple[float, float]]) -
         altitude_upper_m=math.ceil(v.altitude_upper.metres / step) * step,
         time_start=_floor_time(volume.time_start.value),
         time_end=_ceil_time(volume.time_end.value),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CoarseConflict:
+    """A conflict's figures at the coarse view's precision."""
+
+    window_start: datetime
+    window_end: datetime
+    lateral_distance_m: float
+    vertical_gap_m: float
+    time_gap_s: float
+
+
+def coarse_conflict(window_start: datetime, window_end: datetime, lateral_distance_m: float,
+                    vertical_gap_m: float, time_gap_s: float) -> CoarseConflict:
+    """A conflict's figures as a party that sees the other side only coarsely may see them. Exact figures would undo
+    the coarse view: the window's ends are the other volume's exact times, and the gaps measure the distance to
+    its exact boundary (one probe above it gives its exact ceiling). So the window is rounded outward to the
+    coarse time step and the gaps down to the coarse steps (never reported farther than they are)."""
+    step_s = COARSE_TIME_STEP.total_seconds()
+    return CoarseConflict(
+        window_start=_floor_time(window_start),
+        window_end=_ceil_time(window_end),
+        lateral_distance_m=math.floor(lateral_distance_m / COARSE_DISTANCE_STEP_M) * COARSE_DISTANCE_STEP_M,
+        vertical_gap_m=math.floor(vertical_gap_m / COARSE_ALTITUDE_STEP_M) * COARSE_ALTITUDE_STEP_M,
+        time_gap_s=math.floor(time_gap_s / step_s) * step_s,
     )
 
 
