@@ -94,10 +94,12 @@ def box_band(lateral_max_m: float, fastest_mps: float, drift_max_m: float, looka
 
 
 @njit(cache=True)
-def _cell_keys(pos: FloatArray, vel: FloatArray, lookahead: float, band: float, keys: IntArray,
-               coords: IntArray) -> tuple[int, int, int, float]:
+def _cell_keys(pos: FloatArray, vel: FloatArray, alt: FloatArray, vs: FloatArray, spd: FloatArray,
+               party: IntArray, n_parties: int, lookahead: float, band: float, keys: IntArray,
+               rec: FloatArray) -> tuple[int, int, int, float]:
     """Each aircraft's cell key (its box centre's cell, axes padded by one cell each side so that neighbour keys
-    never wrap); returns (key bits, padded cells along y, along z, the largest cell side)."""
+    never wrap), and its record (position, velocity, altitude, vertical rate, ground speed, party, minima class:
+    one place to read when gathered); returns (key bits, padded cells along y, along z, the largest cell side)."""
     n = pos.shape[0]
     half = 0.5 * lookahead
     ext = np.zeros(3)
@@ -118,9 +120,17 @@ def _cell_keys(pos: FloatArray, vel: FloatArray, lookahead: float, band: float, 
                       (hi[d] - lo[d]) / _MAX_CELLS_PER_AXIS)
         dims[d] = np.int64(math.floor((hi[d] - lo[d]) / size[d])) + 3
     for i in range(n):
+        key = 0
         for d in range(3):
-            coords[i, d] = np.int64(math.floor((pos[i, d] + vel[i, d] * half - lo[d]) / size[d])) + 1
-        keys[i] = (coords[i, 0] * dims[1] + coords[i, 1]) * dims[2] + coords[i, 2]
+            key = key * dims[d] + np.int64(math.floor((pos[i, d] + vel[i, d] * half - lo[d]) / size[d])) + 1
+            rec[i, d] = pos[i, d]
+            rec[i, 3 + d] = vel[i, d]
+        keys[i] = key
+        rec[i, 6] = alt[i]
+        rec[i, 7] = vs[i]
+        rec[i, 8] = spd[i]
+        rec[i, 9] = party[i]
+        rec[i, 10] = n_parties if party[i] < 0 else party[i]
     total = dims[0] * dims[1] * dims[2]
     bits = 0
     while (np.int64(1) << bits) < total:
@@ -162,11 +172,10 @@ def _radix_sort(keys: IntArray, bits: int, idx: IntArray, keys2: IntArray, idx2:
 
 
 @njit(cache=True)
-def _screen_cells(skey: IntArray, order: IntArray, dim_y: int, dim_z: int, pos: FloatArray, vel: FloatArray,
-                  alt: FloatArray, vs: FloatArray, spd: FloatArray, party: IntArray, cls: IntArray,
-                  lat_m: FloatArray, vert_m: FloatArray, lookahead: float, slack: float, band: float,
-                  vband: float, box: FloatArray, kin: FloatArray, cell_key: IntArray, cell_start: IntArray,
-                  near: IntArray, hits: IntArray, out_ij: IntArray, out_f: FloatArray) -> tuple[int, int, int]:
+def _screen_cells(skey: IntArray, order: IntArray, dim_y: int, dim_z: int, rec: FloatArray, lat_m: FloatArray,
+                  vert_m: FloatArray, lookahead: float, slack: float, band: float, vband: float, box: FloatArray,
+                  kin: FloatArray, cell_key: IntArray, cell_start: IntArray, near: IntArray, hits: IntArray,
+                  out_ij: IntArray, out_f: FloatArray) -> tuple[int, int, int]:
     """Fill out_ij/out_f with the pairs that lose separation; returns (found, candidate pairs, CPAs computed).
 
     When more are found than out_ij holds, the count is still right and the caller retries with room."""
@@ -176,18 +185,13 @@ def _screen_cells(skey: IntArray, order: IntArray, dim_y: int, dim_z: int, pos: 
     # kin = position, velocity, altitude, vertical rate, ground speed, party, minima class
     for k in range(n):
         i = order[k]
+        for d in range(11):
+            kin[k, d] = rec[i, d]
         for d in range(3):
-            box[k, d] = pos[i, d] + vel[i, d] * half
-            box[k, 3 + d] = abs(vel[i, d]) * half + 0.5 * band
-            kin[k, d] = pos[i, d]
-            kin[k, 3 + d] = vel[i, d]
-        box[k, 6] = alt[i] + vs[i] * half
-        box[k, 7] = abs(vs[i]) * half + 0.5 * vband
-        kin[k, 6] = alt[i]
-        kin[k, 7] = vs[i]
-        kin[k, 8] = spd[i]
-        kin[k, 9] = party[i]
-        kin[k, 10] = cls[i]
+            box[k, d] = kin[k, d] + kin[k, 3 + d] * half
+            box[k, 3 + d] = abs(kin[k, 3 + d]) * half + 0.5 * band
+        box[k, 6] = kin[k, 6] + kin[k, 7] * half
+        box[k, 7] = abs(kin[k, 7]) * half + 0.5 * vband
     ncell = 0
     for k in range(n):
         if k == 0 or skey[k] != skey[k - 1]:
@@ -309,7 +313,7 @@ class _Buffers(threading.local):
         cap = max(n, 2 * self.capacity)
         self.keys, self.keys2 = np.empty(cap, dtype=np.int64), np.empty(cap, dtype=np.int64)
         self.idx, self.idx2 = np.empty(cap, dtype=np.int64), np.empty(cap, dtype=np.int64)
-        self.coords = np.empty((cap, 3), dtype=np.int64)
+        self.rec = np.empty((cap, 11))
         self.box = np.empty((cap, 8))
         self.kin = np.empty((cap, 11))
         self.cell_key = np.empty(cap, dtype=np.int64)
@@ -430,7 +434,6 @@ def screen(kin: Kinematics, party: IntArray, minima: PartyMinima,
             raise InvalidInput("is not finite everywhere (validate tracks first: check_reports)", field=name)
     if n < 2:
         return _empty(kin.now, MIN_CELL_M)
-    cls = np.where(party < 0, np_, party)
     fastest = float(kin.gs_mps.max())
     drift = float(np.max(np.abs(kin.gs_mps * kin.age_s)))
     slack = drift * drift / (2.0 * MIN_RADIUS_OF_CURVATURE_M) + 1.0
@@ -439,17 +442,18 @@ def screen(kin: Kinematics, party: IntArray, minima: PartyMinima,
     # the altitude intervals are widened by the widest vertical minimum and a hair for rounding
     vmax = float(minima.vertical_m.max())
     vband = vmax * (1.0 + 1e-9) + 1e-3
-    pos, vel = np.ascontiguousarray(kin.pos), np.ascontiguousarray(kin.vel)
     buf = _BUFFERS
     buf.ensure(n)
     keys, keys2, idx, idx2 = buf.keys[:n], buf.keys2[:n], buf.idx[:n], buf.idx2[:n]
-    bits, dim_y, dim_z, cell = _cell_keys(pos, vel, lookahead, band, keys, buf.coords[:n])
+    bits, dim_y, dim_z, cell = _cell_keys(
+        np.ascontiguousarray(kin.pos), np.ascontiguousarray(kin.vel), np.ascontiguousarray(kin.alt_m),
+        np.ascontiguousarray(kin.vs_mps), np.ascontiguousarray(kin.gs_mps), party, np_, lookahead, band, keys,
+        buf.rec[:n])
     if _radix_sort(keys, bits, idx, keys2, idx2, buf.count):
         keys, idx = keys2, idx2
     while True:
         found, candidates, computed = _screen_cells(
-            keys, idx, dim_y, dim_z, pos, vel, np.ascontiguousarray(kin.alt_m), np.ascontiguousarray(kin.vs_mps),
-            np.ascontiguousarray(kin.gs_mps), party, cls, minima.lateral_m, minima.vertical_m, lookahead, slack,
+            keys, idx, dim_y, dim_z, buf.rec[:n], minima.lateral_m, minima.vertical_m, lookahead, slack,
             band, vband, buf.box, buf.kin, buf.cell_key, buf.cell_start, buf.near, buf.hits, buf.out_ij, buf.out_f)
         if found <= buf.out_ij.shape[0]:
             break
@@ -457,7 +461,7 @@ def screen(kin: Kinematics, party: IntArray, minima: PartyMinima,
         buf.out_f = np.empty((found, 5))
     out_ij = buf.out_ij[:found]
     out_f = buf.out_f[:found]
-    order = np.lexsort((out_ij[:, 1], out_ij[:, 0]))
+    order = np.argsort(out_ij[:, 0] * n + out_ij[:, 1])
     out_ij = out_ij[order]
     out_f = out_f[order]
     return Findings(kin.now, out_ij[:, 0].copy(), out_ij[:, 1].copy(), out_f[:, 0].copy(), out_f[:, 1].copy(),
