@@ -52,6 +52,7 @@ __all__ = [
     "PartyMinima",
     "UNIDENTIFIED",
     "box_band",
+    "normal_bound",
     "screen",
     "screen_tracks",
 ]
@@ -73,11 +74,20 @@ _B_M = 6356752.314245179  # WGS84 semi-minor axis: no point of the ellipsoid is 
 def box_band(lateral_max_m: float, fastest_mps: float, drift_max_m: float, lookahead_s: float,
              slack_m: float) -> float:
     """Band L (m) such that two aircraft that lose lateral separation come within L of each other along every
-    ECEF axis at that time, so that their swept boxes, each widened by L/2, overlap.
+    ECEF axis at that time, so that their swept boxes, each widened by L/2, overlap: sqrt(lateral^2 + N^2) + 1 m,
+    N from `normal_bound`."""
+    normal = normal_bound(lateral_max_m, fastest_mps, drift_max_m, lookahead_s, slack_m)
+    return math.sqrt(lateral_max_m * lateral_max_m + normal * normal) + 1.0
+
+
+def normal_bound(lateral_max_m: float, fastest_mps: float, drift_max_m: float, lookahead_s: float,
+                 slack_m: float) -> float:
+    """N (m), the most the ECEF vector between two aircraft that can meet stands off their pair's tangent plane
+    over the look-ahead, so that a loss of lateral separation puts them within sqrt(lateral^2 + N^2) in 3-D.
 
     Why: at the time t of a loss, the pair's horizontal distance |P x(t)| < lateral minimum, where x(t) is the
-    ECEF vector between them and P the projection on the pair's tangent plane (normal n). So every component of
-    x(t) is below |x(t)| = sqrt(|P x(t)|^2 + (n.x(t))^2) < sqrt(lateral^2 + N^2), N bounding |n.x(t)|. Each
+    ECEF vector between them and P the projection on the pair's tangent plane (normal n). So |x(t)| =
+    sqrt(|P x(t)|^2 + (n.x(t))^2) < sqrt(lateral^2 + N^2), N bounding |n.x(t)|, and so is each component. Each
     velocity is tangent to the ellipsoid at its report's point, whose normal is within an angle theta of n:
     normals turn at most 1/R_min per metre, and that point is at most drift + reach/2 + the midpoint's depth from
     the surface point below the pair's midpoint (reach: the chord bound beyond which no pair can meet). So
@@ -89,8 +99,7 @@ def box_band(lateral_max_m: float, fastest_mps: float, drift_max_m: float, looka
     depth = reach * reach / (8.0 * r_min) + slack_m
     theta = 1.01 * (drift_max_m + reach / 2.0 + depth) / r_min
     normal_d = 1.02 * drift_max_m * (reach + 2.0 * drift_max_m) / (0.99 * _B_M) + 2.0 * drift_max_m * theta
-    normal = normal_d + 2.0 * fastest_mps * lookahead_s * theta + 1.0
-    return math.sqrt(lateral_max_m * lateral_max_m + normal * normal) + 1.0
+    return normal_d + 2.0 * fastest_mps * lookahead_s * theta + 1.0
 
 
 @njit(cache=True)
@@ -173,7 +182,8 @@ def _radix_sort(keys: IntArray, bits: int, idx: IntArray, keys2: IntArray, idx2:
 
 @njit(cache=True)
 def _screen_cells(skey: IntArray, order: IntArray, dim_y: int, dim_z: int, rec: FloatArray, lat_m: FloatArray,
-                  vert_m: FloatArray, lookahead: float, slack: float, band: float, vband: float, box: FloatArray,
+                  vert_m: FloatArray, lookahead: float, slack: float, band: float, vband: float, normal2: float,
+                  box: FloatArray,
                   kin: FloatArray, cell_key: IntArray, cell_start: IntArray, near: IntArray, hits: IntArray,
                   out_ij: IntArray, out_f: FloatArray) -> tuple[int, int, int]:
     """Fill out_ij/out_f with the pairs that lose separation; returns (found, candidate pairs, CPAs computed).
@@ -277,6 +287,17 @@ def _screen_cells(skey: IntArray, order: IntArray, dim_y: int, dim_z: int, rec: 
                 ez = kin[b, 2] - kin[a, 2]
                 reach = lmin + (kin[a, 8] + kin[b, 8]) * lookahead + slack
                 if ex * ex + ey * ey + ez * ez >= reach * reach:
+                    continue
+                # closest approach in 3-D over the look-ahead: a loss needs it below sqrt(lateral^2 + N^2)
+                ux = kin[b, 3] - kin[a, 3]
+                uy = kin[b, 4] - kin[a, 4]
+                uz = kin[b, 5] - kin[a, 5]
+                u2 = ux * ux + uy * uy + uz * uz
+                t = 0.0 if u2 == 0.0 else min(max(-(ex * ux + ey * uy + ez * uz) / u2, 0.0), lookahead)
+                ex += ux * t
+                ey += uy * t
+                ez += uz * t
+                if ex * ex + ey * ey + ez * ez >= (lmin + 1.0) * (lmin + 1.0) + normal2:
                     continue
                 computed += 1
                 rx, ry, wx, wy = pair_frame(kin[a, 0], kin[a, 1], kin[a, 2], kin[a, 3], kin[a, 4], kin[a, 5],
@@ -438,6 +459,7 @@ def screen(kin: Kinematics, party: IntArray, minima: PartyMinima,
     drift = float(np.max(np.abs(kin.gs_mps * kin.age_s)))
     slack = drift * drift / (2.0 * MIN_RADIUS_OF_CURVATURE_M) + 1.0
     lookahead = float(lookahead_s)
+    normal = normal_bound(float(minima.lateral_m.max()), fastest, drift, lookahead, slack)
     band = box_band(float(minima.lateral_m.max()), fastest, drift, lookahead, slack)
     # the altitude intervals are widened by the widest vertical minimum and a hair for rounding
     vmax = float(minima.vertical_m.max())
@@ -454,7 +476,8 @@ def screen(kin: Kinematics, party: IntArray, minima: PartyMinima,
     while True:
         found, candidates, computed = _screen_cells(
             keys, idx, dim_y, dim_z, buf.rec[:n], minima.lateral_m, minima.vertical_m, lookahead, slack,
-            band, vband, buf.box, buf.kin, buf.cell_key, buf.cell_start, buf.near, buf.hits, buf.out_ij, buf.out_f)
+            band, vband, normal * normal, buf.box, buf.kin, buf.cell_key, buf.cell_start, buf.near, buf.hits,
+            buf.out_ij, buf.out_f)
         if found <= buf.out_ij.shape[0]:
             break
         buf.out_ij = np.empty((found, 2), dtype=np.int64)
