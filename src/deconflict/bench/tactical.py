@@ -142,7 +142,7 @@ def run(sizes: list[int], workloads: list[str], ticks: int = 100, baseline_max: 
             line: dict[str, Any] = {
                 "bench": "tactical", "workload": kind, "n": n, "ticks": ticks,
                 "density_per_km2": DENSITY_PER_KM2[kind], "lookahead_s": lookahead, **_ms(samples),
-                "cpu_p50_ms": _ms(cpu)["p50_ms"],
+                **{f"cpu_{k}": v for k, v in _ms(cpu).items()},
                 "conflict_pairs_per_tick": round(found / ticks, 1),
                 "candidates_per_aircraft": round(candidates / ticks / n, 1),
                 "cpa_per_aircraft": round(computed / ticks / n, 2),
