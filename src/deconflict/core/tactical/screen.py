@@ -183,9 +183,8 @@ def _radix_sort(keys: IntArray, bits: int, idx: IntArray, keys2: IntArray, idx2:
 @njit(cache=True)
 def _screen_cells(skey: IntArray, order: IntArray, dim_y: int, dim_z: int, rec: FloatArray, lat_m: FloatArray,
                   vert_m: FloatArray, lookahead: float, slack: float, band: float, vband: float, normal2: float,
-                  box: FloatArray,
-                  kin: FloatArray, cell_key: IntArray, cell_start: IntArray, near: IntArray, hits: IntArray,
-                  out_ij: IntArray, out_f: FloatArray) -> tuple[int, int, int]:
+                  box: FloatArray, kin: FloatArray, cell_key: IntArray, cell_start: IntArray, near: IntArray,
+                  hits: IntArray, out_ij: IntArray, out_f: FloatArray) -> tuple[int, int, int]:
     """Fill out_ij/out_f with the pairs that lose separation; returns (found, candidate pairs, CPAs computed).
 
     When more are found than out_ij holds, the count is still right and the caller retries with room."""
