@@ -109,6 +109,40 @@ def test_dense_random_traffic_finds_conflicts_like_oracle() -> None:
     assert found > 50
 
 
+def test_pairs_meeting_late_from_far_apart_are_found() -> None:
+    """The grid files each aircraft by its swept box: pairs that start far apart (up to the full reach) and close
+    to just inside the minima at the end of the look-ahead, from every direction, at the poles and across the
+    antimeridian, are found like the oracle finds them (and those just outside are not)."""
+    rng = np.random.default_rng(11)
+    lats, lngs, alts, gss, trks, vss = [], [], [], [], [], []
+    centres = [(89.9, 0.0), (-89.95, 120.0), (0.0, 179.99), (65.0, -179.999), (48.0, 2.0), (-33.0, 151.0)]
+    for k in range(240):
+        lat0, lng0 = centres[k % len(centres)]
+        # meeting points 400 km apart around each centre, so that pairs do not meet each other
+        lng_m, lat_m, _ = GEOD.fwd(lng0, lat0, rng.uniform(0, 360), 400_000.0 * (k // len(centres) + 1) % 3_000_000)
+        t_meet = rng.uniform(200.0, 300.0)
+        miss = rng.uniform(0.8, 1.2) * 9_260.0
+        for side in (-1.0, 1.0):
+            gs = rng.uniform(150.0, 300.0)
+            trk = rng.uniform(0, 360)
+            # where it is at t_meet (half the miss distance off the meeting point, across the pair's line), then
+            # back along its track to where it starts
+            lng_e, lat_e, _ = GEOD.fwd(lng_m, lat_m, 90.0, side * miss / 2.0)
+            lng_s, lat_s, _ = GEOD.fwd(lng_e, lat_e, trk + 180.0, gs * t_meet)
+            lats.append(lat_s)
+            lngs.append(((lng_s + 180.0) % 360.0) - 180.0)
+            gss.append(gs)
+            trks.append(trk)
+            climbing = rng.random() < 0.5
+            vss.append(side * 10.0 if climbing else 0.0)
+            alts.append(9_000.0 - side * 10.0 * t_meet + rng.uniform(-200, 200) if climbing else 9_000.0)
+    n = len(lats)
+    batch = TrackBatch.of(t_s=np.full(n, 50.0), lat_deg=lats, lng_deg=lngs, alt_m=alts, gs_mps=gss,
+                          track_deg=trks, vs_mps=vss, owner=["a", "b"] * (n // 2))
+    found, _ = compare(batch, 50.0, PartyMinima.of(["a", "b"]))
+    assert 40 < found < n // 2  # some pairs end inside the minima, some outside
+
+
 def test_same_party_is_not_screened_but_unidentified_are() -> None:
     """Two aircraft on a collision course: reported unless both belong to the same party."""
     lng2, lat2, _ = GEOD.fwd(2.0, 48.0, 90.0, 20_000.0)

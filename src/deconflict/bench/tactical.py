@@ -128,21 +128,25 @@ def run(sizes: list[int], workloads: list[str], ticks: int = 100, baseline_max: 
             party = minima.codes(batch.owner)
             screen(kinematics(batch, 0.0), party, minima, lookahead)  # compile / warm
             samples: list[float] = []
+            cpu: list[float] = []
             found = candidates = computed = 0
             for k in range(ticks):
                 t = time.perf_counter()
+                c = time.process_time()
                 f = screen(kinematics(batch, float(k)), party, minima, lookahead)
                 samples.append(time.perf_counter() - t)
+                cpu.append(time.process_time() - c)
                 found += len(f)
                 candidates += f.candidates
                 computed += f.computed
             line: dict[str, Any] = {
                 "bench": "tactical", "workload": kind, "n": n, "ticks": ticks,
                 "density_per_km2": DENSITY_PER_KM2[kind], "lookahead_s": lookahead, **_ms(samples),
+                **{f"cpu_{k}": v for k, v in _ms(cpu).items()},
                 "conflict_pairs_per_tick": round(found / ticks, 1),
                 "candidates_per_aircraft": round(candidates / ticks / n, 1),
                 "cpa_per_aircraft": round(computed / ticks / n, 2),
-                "method": "ECEF uniform grid + exact CPA, numba, single thread",
+                "method": "ECEF grid of swept boxes + exact CPA, numba, single thread",
             }
             if n <= baseline_max:
                 base: list[float] = []
