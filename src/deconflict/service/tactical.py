@@ -79,6 +79,9 @@ MAX_REPORTS = 5_000  #: reports in one POST /v1/tracks
 MAX_ASSETS = 10_000  #: of each kind, per party
 MAX_AGE_S = 10.0  #: a track not heard from for longer is not screened
 RESTORE_S = 60.0  #: stored tracks at most this old are read back into a new process's picture
+RETAIN_S = 600.0  #: an aircraft not heard from for longer is forgotten (picture and stored track)
+PRUNE_EVERY_S = 60.0  #: how often the tick forgets them
+MAX_SOURCES_PER_PARTY = 32  #: ingest statistics kept per party; a new source beyond evicts its least recent
 ALERT_ACK_S = 300.0  #: acknowledgement deadline of an alert notification without an agreement's
 
 Icao24 = Annotated[str, StringConstraints(pattern=r"^[0-9A-Fa-f]{6}$")]
@@ -136,6 +139,7 @@ class Tactical:
     book: AlertBook = field(default_factory=AlertBook)
     stats: dict[tuple[str, str], SourceStats] = field(default_factory=dict)
     alert_ids: dict[str, str] = field(default_factory=dict)  #: the book's alert id -> the stored one
+    pruned_at: float = float("-inf")  #: when the tick last forgot silent aircraft (epoch s)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -251,7 +255,7 @@ def ingest(state: ServiceState, party: PartyInfo, body: TracksIn) -> dict[str, A
     batch = _batch(body).with_owners(registry)
     with tac.lock:
         result = tac.table.ingest(batch, now.timestamp())
-        stats = tac.stats.setdefault((party.id, body.source), SourceStats())
+        stats = _source_stats(tac, party.id, body.source)
         stats.batches += 1
         stats.last_at = now
         for name, c in result.counts.items():
@@ -278,6 +282,29 @@ def ingest(state: ServiceState, party: PartyInfo, body: TracksIn) -> dict[str, A
             "rejected": len(batch) - counts.get("accepted", 0),
             "rejected_by_reason": {k: v for k, v in sorted(counts.items()) if k != "accepted"},
             "rejections": rejections, "totals": summary}
+
+
+def _source_stats(tac: Tactical, party_id: str, source: str) -> SourceStats:
+    """The statistics of one of a party's sources; a party's sources are bounded (MAX_SOURCES_PER_PARTY: source
+    names are the caller's to choose), the least recently used giving way to a new one."""
+    stats = tac.stats.get((party_id, source))
+    if stats is None:
+        mine = [(s.last_at or datetime.min.replace(tzinfo=UTC), key) for key, s in tac.stats.items()
+                if key[0] == party_id]
+        if len(mine) >= MAX_SOURCES_PER_PARTY:
+            del tac.stats[min(mine)[1]]
+        stats = tac.stats[(party_id, source)] = SourceStats()
+    return stats
+
+
+def _forget_silent(state: ServiceState, tac: Tactical, now: float) -> None:
+    """Every PRUNE_EVERY_S: forget the aircraft not heard from for RETAIN_S, in the picture and the store."""
+    if now - tac.pruned_at < PRUNE_EVERY_S:
+        return
+    tac.pruned_at = now
+    tac.table.forget_before(now - RETAIN_S)
+    with writing(state.db) as conn:
+        conn.execute(sa.delete(t.tracks).where(t.tracks.c.t_s < now - RETAIN_S))
 
 
 def _upsert_tracks(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
@@ -338,6 +365,7 @@ def screen_tick(state: ServiceState, now_dt: datetime) -> int:
     tac = tactical_of(state)
     now = now_dt.timestamp()
     with tac.lock:
+        _forget_silent(state, tac, now)
         snap = tac.table.snapshot(now, MAX_AGE_S)
         if len(snap) == 0 and not tac.book.active:
             return 0

@@ -295,6 +295,21 @@ class TrackTable:
             self.stats[name] = self.stats.get(name, 0) + c
         return result
 
+    def forget_before(self, before: float) -> int:
+        """Drop the aircraft last heard from before `before` (and identities never accepted); returns how many.
+        Without it the table keeps every aircraft it ever heard of, and a feed of ever-new addresses grows it
+        without bound. A forgotten aircraft's next report is taken as its first."""
+        s = self._state
+        n = len(self._index)
+        with np.errstate(invalid="ignore"):
+            keep = np.flatnonzero(s.t_s[:n] >= before)  # NaN (never accepted) compares False
+        if len(keep) == n:
+            return 0
+        keys = list(self._index)  # insertion order is row order (rows are handed out as len(_index))
+        self._index = {keys[r]: j for j, r in enumerate(keep.tolist())}
+        self._state = s.take(keep)
+        return n - len(keep)
+
     def snapshot(self, now: float, max_age_s: float = 10.0) -> TrackBatch:
         """The tracks whose last accepted report is within max_age_s before `now` (and not after it)."""
         s = self._state
