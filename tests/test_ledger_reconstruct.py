@@ -111,3 +111,22 @@ def test_alert_entries_as_the_tactical_screen_stages_them() -> None:
         "asset:x-2": (47.1, iso(20)), "alert:a3:other": (47.11, iso(20))}
     assert "4ca123" not in repr(mid)  # the other party's aircraft is not named to X
     assert picture_at(entries, X, T0 + timedelta(seconds=41))["alerts"] == []
+
+
+def test_a_hazard_owner_sees_the_aircraft_that_entered_its_hazard_as_it_was_shown() -> None:
+    """A hazard-entry alert notification to the hazard's owner carries the aircraft as `aircraft` (no `own` side):
+    its position is part of what the owner knew; its identity only as shown."""
+    def notice(aircraft: dict[str, Any]) -> LedgerEntry:
+        return entry(EntryType.NOTIFICATION_DELIVERY, 5, event="created", id="n1", recipient_id=Y, sender_id=Y,
+                     reason="alert", payload={"reason": "alert", "event": "raised", "alert": {
+                         "id": "a4", "kind": "hazard_entry", "state": "active", "raised_at": iso(5),
+                         "hazard": {"declaration_id": "d-1", "kind": "hazard", "party": "y"}, "aircraft": aircraft}})
+
+    hidden = picture_at([(0, notice(track(3.0, 4.0, 5, identified=True, disclosure="none")))], Y,
+                        T0 + timedelta(seconds=6))
+    (alert,) = hidden["alerts"]
+    assert alert["kind"] == "hazard_entry" and [t["key"] for t in alert["tracks"]] == ["alert:a4:other"]
+    assert [(t["key"], t["lat"]) for t in hidden["tracks"]] == [("alert:a4:other", 3.0)]
+    shown = picture_at([(0, notice(track(3.0, 4.0, 5, identified=True, party="x", icao24="abc123",
+                                         asset_id=None)))], Y, T0 + timedelta(seconds=6))
+    assert [t["key"] for t in shown["tracks"]] == ["icao:abc123"]

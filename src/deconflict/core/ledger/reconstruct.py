@@ -375,10 +375,11 @@ def _alert_notice(payload: Mapping[str, Any], when: datetime, party_id: str, ale
         alert.state = view["state"]
     if party_id not in alert.parties:
         alert.parties.append(party_id)
-    for side in ("own", "other"):
+    for side in ("own", "other", "aircraft"):  # "aircraft": a hazard entry as its hazard's owner is shown it
         track = view.get(side)
         if not isinstance(track, Mapping):
             continue
+        side = "other" if side == "aircraft" else side
         key = f"alert:{alert_id}:{side}"
         if side == "own" or track.get("disclosure") != "none":
             if track.get("asset_id"):
