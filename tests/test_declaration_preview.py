@@ -120,7 +120,28 @@ def test_a_preview_says_a_block_agreement_would_refuse(timed: RunningService) ->
     assert apis["blocker"].post("/v1/declarations", json=FLIGHT).status_code == 409
     clear = {**FLIGHT, "volumes": [vol(10.0, 10.0, 800.0, hours=(1.5, 2.0))]}
     r = apis["blocker"].post("/v1/declarations/preview", json=clear)
-    assert r.json() == {"conflicts": [], "blocked": False}
+    assert r.json() == {"conflicts": [], "late_notice": [], "blocked": False}
+
+
+@pytest.mark.parametrize("policy", ["inform", "block"])
+def test_a_preview_says_which_notices_would_be_late_and_whether_that_refuses(timed: RunningService,
+                                                                             policy: str) -> None:
+    """An activity owes its partners notice; filed with less than the agreed minimum the notice is late, and under
+    `block` the write is refused for it, with no conflict at all: the preview says so, as the write would."""
+    assert timed.admin_token is not None
+    _, apis = world(timed.url, timed.admin_token, ["air", "ngo"], [
+        {"parties": ["air", "ngo"], "disclosure": "full", "policy": policy, "min_notice_s": {"activity": 7200}}])
+    soon = {"kind": "activity", "volumes": [vol(10.0, 10.0, 800.0, hours=(1.0, 2.0))]}  # 1 h notice, 2 h agreed
+    later = {"kind": "activity", "volumes": [vol(10.0, 10.0, 800.0, hours=(3.0, 4.0))]}
+    r = apis["air"].post("/v1/declarations/preview", json=soon)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"conflicts": [], "late_notice": ["ngo"], "blocked": policy == "block"}
+    assert apis["air"].post("/v1/declarations/preview", json=later).json()["late_notice"] == []
+    filed = apis["air"].post("/v1/declarations", json=soon)
+    if policy == "block":
+        assert filed.status_code == 409 and "shorter than the agreed minimum" in filed.text
+    else:
+        assert filed.status_code == 201 and filed.json()["late_notice"] == ["ngo"]
 
 
 def test_a_preview_refuses_what_the_write_refuses_naming_the_field(timed: RunningService) -> None:

@@ -331,7 +331,13 @@ def test_declare_by_drawing_shows_the_conflicts_first(service: RunningService, b
     expect(conflict).to_contain_text("CONFLICT with coalition's activity (full)")
     expect(page.locator("#declare-form")).to_have_attribute("data-previewed", "yes")
     assert w.apis["partner"].get("/v1/declarations", params={"scope": "own"}).json()["declarations"].__len__() == 1
+    expect(page.locator("#preview li[data-late-for]")).to_have_count(0)  # a flight owes the coalition no notice
     shot(page, "declare.png")
+    # as an activity it would: 1 h 30 min against the 2 h agreed, and the preview says so before filing
+    page.get_by_label("Kind").select_option("activity")
+    expect(page.locator('#preview li[data-late-for="coalition"]')).to_contain_text("LATE notice to coalition")
+    page.get_by_label("Kind").select_option("flight")
+    expect(page.locator("#preview li[data-late-for]")).to_have_count(0)
 
     # a bad field is refused by the service, and the form says which
     page.get_by_label("Altitude lower").fill("2000")

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from ..core.model import DeclarationKind
-from ..core.protocol import AckReply, ConflictPolicy, NoticeReason, duties, escalation_due, is_late, lead_time_s
+from ..core.protocol import (
+    AckReply,
+    ConflictPolicy,
+    Duty,
+    NoticeReason,
+    duties,
+    escalation_due,
+    is_late,
+    lead_time_s,
+)
 from ..errors import Forbidden, NotFound
 from ..store import schema as t
 from ..store.database import writing
@@ -26,8 +36,40 @@ from .reads import VolumeStore
 from .state import ServiceState
 from .views import ConflictRecord, conflict_view, declaration_view
 
-__all__ = ["ack", "deliver", "escalate_due", "insert_notifications", "notification_json", "notification_row",
-           "plan_notifications", "undisclosed"]
+__all__ = ["OwedNotice", "ack", "deliver", "escalate_due", "insert_notifications", "notices_owed", "notification_json",
+           "notification_row", "plan_notifications", "undisclosed"]
+
+
+@dataclass(frozen=True)
+class OwedNotice:
+    """A notice a declaration owes one party: the duty, its lead time, and whether it is already late (and so
+    refused, when that party's agreement with the sender says `block`)."""
+
+    duty: Duty
+    recipient: PartyInfo
+    lead_s: float
+    late: bool
+    refuses: bool
+
+
+def notices_owed(state: ServiceState, sender: PartyInfo, kind: DeclarationKind, time_start: datetime,
+                 records: list[ConflictRecord], now: datetime) -> list[OwedNotice]:
+    """The notices a declaration of `kind` starting at `time_start` with these conflicts owes, as of `now`. Pure
+    over the cache: the write (plan_notifications) and its preview decide lateness the same way."""
+    cache = state.cache
+    by_party: dict[str, list[ConflictRecord]] = {}
+    for r in records:
+        by_party.setdefault(r.party_b, []).append(r)
+    owed = []
+    for duty in duties(sender.id, kind, cache.agreements.values(), conflicting=by_party):
+        recipient = cache.parties.get(duty.recipient)
+        if recipient is None:
+            continue
+        lead = lead_time_s(time_start, now)
+        late = is_late(lead, duty.min_notice_s)
+        refuses = late and cache.terms(sender.id, duty.recipient).policy is ConflictPolicy.BLOCK
+        owed.append(OwedNotice(duty, recipient, lead, late, refuses))
+    return owed
 
 
 def plan_notifications(
@@ -37,21 +79,15 @@ def plan_notifications(
     """Write one notification per recipient owed one; returns what the sender is told, and the recipients whose
     notice is already late and whose agreement says `block` (the caller refuses the write for them)."""
     cache = state.cache
-    kind = DeclarationKind(row.kind)
     by_party: dict[str, list[ConflictRecord]] = {}
     for r in records:
         by_party.setdefault(r.party_b, []).append(r)
-    planned = duties(sender.id, kind, cache.agreements.values(), conflicting=by_party)
     told: list[dict[str, Any]] = []
     refuse: list[str] = []
     rows = []
-    for duty in planned:
-        recipient = cache.parties.get(duty.recipient)
-        if recipient is None:
-            continue
-        lead = lead_time_s(row.time_start, now)
-        late = is_late(lead, duty.min_notice_s)
-        if late and cache.terms(sender.id, duty.recipient).policy is ConflictPolicy.BLOCK:
+    for owed in notices_owed(state, sender, DeclarationKind(row.kind), row.time_start, records, now):
+        duty, recipient, lead, late = owed.duty, owed.recipient, owed.lead_s, owed.late
+        if owed.refuses:
             refuse.append(recipient.name)
         view = declaration_view(row, recipient, cache) or undisclosed(row, cache)
         shown = [conflict_view(r, recipient, cache, loader) for r in by_party.get(duty.recipient, [])]

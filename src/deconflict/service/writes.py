@@ -31,7 +31,7 @@ from .engine_cache import LIVE_STATES, PartyInfo
 from .idempotency import once, remember
 from .induced import induced_notices
 from .ledger import stage_conflicts, stage_version
-from .notifications import plan_notifications
+from .notifications import notices_owed, plan_notifications
 from .reads import VolumeStore, declaration_row
 from .state import ServiceState
 from .views import ConflictRecord, conflict_view, declaration_view
@@ -265,7 +265,11 @@ def preview_declaration(state: ServiceState, party: PartyInfo, body: Declaration
     for v in views:
         v["id"] = None
         v["declaration"]["id"] = None
-    return {"conflicts": views, "blocked": any(r.policy == ConflictPolicy.BLOCK.value for r in records)}
+    with state.cache.lock:
+        owed = notices_owed(state, party, body.kind, _window(body.volumes)[0], records, now)
+    late = sorted(n.recipient.name for n in owed if n.late)
+    blocked = any(r.policy == ConflictPolicy.BLOCK.value for r in records) or any(n.refuses for n in owed)
+    return {"conflicts": views, "late_notice": late, "blocked": blocked}
 
 
 class _RowView:

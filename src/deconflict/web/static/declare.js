@@ -183,8 +183,12 @@ export function initDeclare(ctx) {
         + `vertically; policy ${c.policy.replace("_", " ")}`);
     }));
     if (!result.conflicts.length) list.append(el("li", { class: "ok" }, "No conflicts found with what you may see."));
+    for (const party of result.late_notice || []) {
+      list.append(el("li", { dataset: { lateFor: party } }, el("span", { class: "tag late" }, "LATE"),
+        ` notice to ${party}: less than your agreement's minimum notice`));
+    }
     $("#preview-head").textContent = result.blocked
-      ? "Conflicts if declared now — a 'block' agreement would refuse it:" : "Conflicts if declared now:";
+      ? "If declared now — a 'block' agreement would refuse it:" : "Conflicts if declared now:";
     form.dataset.previewed = "yes";
   }
 
