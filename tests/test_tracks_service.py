@@ -8,6 +8,8 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from deconflict.core.ledger import EntryType, decode_entry
@@ -357,6 +359,15 @@ def test_websocket_ingest_answers_each_batch_and_survives_bad_ones(timed: Runnin
         assert last["n"] == 7 and last["accepted"] == 1 and last["totals"]["accepted"] == 2
     (stats,) = apis["air"].get("/v1/tracks/stats").json()["sources"]
     assert (stats["source"], stats["batches"], stats["accepted"], stats["rejected"]) == ("ws-1", 2, 2, 1)
+    with connect(url) as ws:  # beyond what the server reads at all: closed as too big, not read into memory
+        ws.send(json.dumps({"token": apis["air"].token}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+        from deconflict.service.server import WS_MAX_MESSAGE_BYTES
+
+        ws.send(b"x" * (WS_MAX_MESSAGE_BYTES + 1))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
     with connect(url) as ws:
         ws.send(json.dumps({"token": "dcf_forged"}))
         refused = json.loads(ws.recv(timeout=10))

@@ -12,10 +12,15 @@ import uvicorn
 from ..store.database import open_database
 from .app import create_app, open_state
 from .bootstrap import ensure_admin
+from .errors import MAX_BODY_BYTES
 from .scheduler import Scheduler
 from .state import Clock, ServiceState, system_clock
 
-__all__ = ["RunningService", "build", "serve_forever", "start_in_thread"]
+__all__ = ["RunningService", "WS_MAX_MESSAGE_BYTES", "build", "serve_forever", "start_in_thread"]
+
+#: the largest WebSocket message read at all (closed 1009 beyond): twice the body limit, so that a message just
+#: over it is still answered with an error naming it, while none takes more memory than this (uvicorn: 16 MiB)
+WS_MAX_MESSAGE_BYTES = 2 * MAX_BODY_BYTES
 
 
 @dataclass
@@ -51,7 +56,8 @@ def uvicorn_config(state: ServiceState, host: str, port: int | None = None, log_
     if f3548 is not None:  # an F3548Config for /dss/v1 (None: read from the environment on first use)
         app.state.f3548_config = f3548
     return uvicorn.Config(app, host=host, port=port or 0, log_level=log_level, access_log=False,
-                          lifespan="off", ws="websockets-sansio" if _has_sansio() else "auto")
+                          lifespan="off", ws="websockets-sansio" if _has_sansio() else "auto",
+                          ws_max_size=WS_MAX_MESSAGE_BYTES)
 
 
 def _has_sansio() -> bool:
