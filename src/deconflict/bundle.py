@@ -28,6 +28,7 @@ from .core.ledger import (
     consistency_proof,
     inclusion_proof,
 )
+from .core.ledger.reconstruct import parse_time as parse_rfc3339
 from .errors import InvalidInput, NotFound
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "BundleFormatError", "bundle_from_json", "bundle_to_json",
@@ -148,11 +149,12 @@ def bundle_from_json(doc: Any) -> Bundle:
 # -- export: from the store ------------------------------------------------------------------------------------
 
 def parse_time(text: str, option: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    except (ValueError, OverflowError):  # OverflowError: an offset that takes it past year 1 or 9999 in UTC
-        raise InvalidInput(f"{text!r} is not an RFC 3339 time", field=option) from None
+    """`text` as an RFC 3339 time in UTC (the one parser: reconstruct.parse_time), else InvalidInput naming
+    the CLI `option`."""
+    when = parse_rfc3339(text)
+    if when is None:
+        raise InvalidInput(f"{text!r} is not an RFC 3339 time", field=option)
+    return when
 
 
 def _ms(when: datetime) -> int:

@@ -24,13 +24,13 @@ def picture_from_store(db: str, party: str, at_text: str) -> dict[str, Any]:
     """The picture of `party` (name) at `at_text`, from the store's ledger entries."""
     import sqlalchemy as sa
 
-    from .cli_ledger import _parse_time
+    from .bundle import parse_time
     from .core.ledger.reconstruct import picture_at
     from .service.ledger import latest_head, party_entries
     from .store import schema as t
     from .store.database import open_database
 
-    at = _parse_time(at_text, "--at")
+    at = parse_time(at_text, "--at")
     engine = open_database(db, pool_size=1)
     try:
         with engine.connect() as conn:

@@ -134,22 +134,18 @@ def _map_figure(picture: Mapping[str, Any]) -> Figure:
     return fig
 
 
-def _time(text: Any) -> datetime | None:
-    return parse_time(text)
-
-
 def _timeline_figure(picture: Mapping[str, Any]) -> Figure:
     decls: Sequence[Mapping[str, Any]] = picture["declarations"]
     notes: Sequence[Mapping[str, Any]] = picture["notifications"]
     rows = len(decls) + len(notes)
     fig = Figure(figsize=(10.0, 1.2 + 0.45 * max(rows, 1)), dpi=100)
     ax = fig.add_subplot()
-    at = _time(picture["at"]) or datetime.now(UTC)
+    at = parse_time(picture["at"]) or datetime.now(UTC)
     times = [at]
     labels: list[str] = []
     y = 0
     for decl in decls:
-        start, end = _time(decl["window"]["start"]), _time(decl["window"]["end"])
+        start, end = parse_time(decl["window"]["start"]), parse_time(decl["window"]["end"])
         if start is not None and end is not None:
             bars = ax.broken_barh([(mdates.date2num(start), mdates.date2num(end) - mdates.date2num(start))],
                                   (y - 0.3, 0.6), facecolors="#1f5fbf" if decl.get("owner_id") ==
@@ -163,12 +159,12 @@ def _timeline_figure(picture: Mapping[str, Any]) -> Figure:
         marks = [("delivered_at", "o", "#111", "delivered"), ("ack_deadline_at", "|", "#e67e22", "ack deadline"),
                  ("starts_at", ">", "#1f5fbf", "announced start")]
         for field, marker, colour, _ in marks:
-            when = _time(note.get(field))
+            when = parse_time(note.get(field))
             if when is not None:
                 (dot,) = ax.plot([mdates.date2num(when)], [y], marker=marker, color=colour, markersize=9)
                 group.append(dot)
                 times.append(when)
-        acked = _time(note["ack"].get("at"))
+        acked = parse_time(note["ack"].get("at"))
         if acked is not None:
             (dot,) = ax.plot([mdates.date2num(acked)], [y], marker="s", color="#27ae60", markersize=8)
             group.append(dot)
