@@ -508,6 +508,14 @@ def _side(track: dict[str, Any] | None, owner: str | None, shown: bool, state: S
             "callsign": track["callsign"], "asset_id": track["asset_id"], **motion}
 
 
+def _alert_head(alert: Any, kind: str) -> dict[str, Any]:
+    """What every view of an alert row shows, whoever asks: its identity, state, times, prediction and minima."""
+    return {"id": alert.id, "kind": kind, "state": alert.state, "version": alert.version,
+            "raised_at": iso(alert.raised_at), "updated_at": iso(alert.updated_at),
+            "cleared_at": iso(alert.cleared_at) if alert.cleared_at else None, "prediction": alert.finding,
+            "minima": alert.minima}
+
+
 def _volume_view(alert: Any, party: PartyInfo, state: ServiceState) -> dict[str, Any]:
     """A hazard entry or non-conformance alert: side a is the aircraft, side b the hazard's owner (or nobody).
     The aircraft's owner is told whose hazard it is (a partner: the agreement names it); the hazard's owner sees
@@ -515,11 +523,7 @@ def _volume_view(alert: Any, party: PartyInfo, state: ServiceState) -> dict[str,
     admin = party.role == "admin"
     kind = alert_kind(alert.key_b)
     track = alert.tracks.get(alert.key_a)
-    out: dict[str, Any] = {
-        "id": alert.id, "kind": kind, "state": alert.state, "version": alert.version,
-        "raised_at": iso(alert.raised_at), "updated_at": iso(alert.updated_at),
-        "cleared_at": iso(alert.cleared_at) if alert.cleared_at else None, "prediction": alert.finding,
-        "minima": alert.minima}
+    out = _alert_head(alert, kind)
     if kind == NON_CONFORMANCE:
         return {**out, "own": _side(track, alert.party_a, True, state)}
     hazard = {"declaration_id": alert.finding["declaration_id"], "kind": alert.finding["declaration_kind"],
@@ -544,15 +548,9 @@ def alert_view(alert: Any, party: PartyInfo, state: ServiceState) -> dict[str, A
     full = admin
     if not admin and other_party is not None:
         full = Disclosure.FULL in state.cache.terms(party.id, other_party).disclosures
-    out: dict[str, Any] = {
-        "id": alert.id, "kind": SEPARATION, "state": alert.state, "version": alert.version,
-        "raised_at": iso(alert.raised_at), "updated_at": iso(alert.updated_at),
-        "cleared_at": iso(alert.cleared_at) if alert.cleared_at else None, "prediction": alert.finding,
-        "minima": alert.minima,
-        "own": _side(alert.tracks.get(own_key), own_party, True, state),
-        "other": _side(alert.tracks.get(other_key), other_party, full, state),
-    }
-    return out
+    return {**_alert_head(alert, SEPARATION),
+            "own": _side(alert.tracks.get(own_key), own_party, True, state),
+            "other": _side(alert.tracks.get(other_key), other_party, full, state)}
 
 
 def alerts_for(state: ServiceState, party: PartyInfo, which: str, limit: int, after: str | None
