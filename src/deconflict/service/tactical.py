@@ -486,7 +486,7 @@ def _stage_alert(state: ServiceState, conn: sa.Connection, ev: AlertEvent, alert
     # an owner the alert does not name (an aircraft registered after the alert was raised) stays unnamed: the
     # alert's parties are who may fetch the entry
     where = {k: {"lat": tr["lat"], "lng": tr["lng"], "alt_m": tr["altitude_m"],
-                 "t_s": tr.get("t_s", datetime.fromisoformat(tr["time"]).timestamp()),
+                 "t_s": tr["t_s"] if "t_s" in tr else datetime.fromisoformat(tr["time"]).timestamp(),
                  "owner_id": tr["owner_id"] if tr["owner_id"] in parties else None}
              for k, tr in sorted(tracks.items())}
     stage(conn, EntryType.ALERT, {"alert_id": alert.id, "event": ev.kind.value, "version": alert.version,
