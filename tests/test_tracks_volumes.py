@@ -143,7 +143,7 @@ def test_an_induced_hazard_counts_only_while_an_activity_keeps_it_live(timed: Ru
     assert alert["kind"] == "hazard_entry" and alert["prediction"]["induced"] is True
 
 
-def test_non_conformance_of_own_aircraft_with_its_flights(timed: RunningService) -> None:
+def test_non_conformance_of_own_aircraft_with_its_flights(timed: RunningService, clock: ManualClock) -> None:
     admin, apis = _world(timed)
     apis["air"].put("/v1/parties/me/assets", json={"icao24": ["abc001", "abc002", "abc003"]})
     apis["ngo"].put("/v1/parties/me/assets", json={"icao24": ["def001"]})
@@ -165,3 +165,8 @@ def test_non_conformance_of_own_aircraft_with_its_flights(timed: RunningService)
     assert len(_alerts_inbox(apis["air"])) == 2
     assert _alerts(apis["ngo"]) == [] and _alerts_inbox(apis["ngo"]) == []
     assert len(_alerts(admin)) == 2
+    # its only live flight cancelled, the party is no longer monitored: the aircraft that conformed is not flagged
+    assert apis["air"].post(f"/v1/declarations/{flight}/cancel", json={}).status_code == 200
+    clock.advance(5)
+    tick(timed.state)
+    assert "abc001" not in {a["own"]["icao24"] for a in _alerts(apis["air"], "all")}

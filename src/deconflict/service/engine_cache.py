@@ -49,6 +49,7 @@ class EngineCache:
         self.versions: dict[str, int] = {}
         self.induced: set[str] = set()  #: live induced hazards (most writes need not look for any)
         self.hazardous: set[str] = set()  #: live hazard and protected declarations (most ticks need not look)
+        self.flights: dict[str, str] = {}  #: live flight declarations -> owner (who is monitored for conformance)
         self.hooked: set[str] = set()  #: parties with a webhook (most notifications need no post queued)
         self.watermark = 0
         self.applied: set[int] = set()
@@ -84,6 +85,7 @@ class EngineCache:
             self.versions.clear()
             self.induced.clear()
             self.hazardous.clear()
+            self.flights.clear()
             self.applied.clear()
             self._gaps.clear()
             top = sa.select(sa.func.coalesce(sa.func.max(t.changes.c.seq), 0))
@@ -111,6 +113,8 @@ class EngineCache:
                         self.induced.add(r.id)
                     if r.kind in ("hazard", "protected"):
                         self.hazardous.add(r.id)
+                    if r.kind == "flight":
+                        self.flights[r.id] = r.owner_id
                 batch = FootprintBatch.of(volumes)
                 self.engine.load(ids, owners, kinds, batch, np.array(counts, dtype=np.int64))
             return len(rows)
@@ -181,6 +185,10 @@ class EngineCache:
             self.hazardous.add(decl_id)
         else:
             self.hazardous.discard(decl_id)
+        if kind == "flight" and state in LIVE_STATES:
+            self.flights[decl_id] = owner_id
+        else:
+            self.flights.pop(decl_id, None)
         if state not in LIVE_STATES:
             if decl_id in self.engine:
                 self.engine.cancel(decl_id)

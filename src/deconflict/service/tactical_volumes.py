@@ -23,15 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
 
 from ..core.footprint import FootprintBatch
 from ..core.geo import geodetic_of
 from ..core.strategic.engine import EngineKind
 from ..core.tactical import Kinematics, PairFinding, TrackBatch
 from ..core.tactical.volumes import path_inside, point_inside
-from ..store import schema as t
-from .engine_cache import LIVE_STATES
 from .state import ServiceState
 
 __all__ = ["HAZARD", "NON_CONFORMANCE", "SEPARATION", "VolumeFinding", "alert_kind", "conformance_findings",
@@ -113,22 +110,15 @@ def hazard_findings(state: ServiceState, batch: TrackBatch, kin: Kinematics, key
     return out
 
 
-def _flying_parties(state: ServiceState) -> set[str]:
-    d = t.declarations.c
-    with state.db.connect() as conn:
-        return set(conn.execute(sa.select(d.owner_id).distinct().where(
-            d.kind == "flight", d.state.in_(LIVE_STATES))).scalars())
-
-
 def conformance_findings(state: ServiceState, batch: TrackBatch, kin: Kinematics,
                          keys: list[str]) -> list[VolumeFinding]:
     now = kin.now
     if not any(o is not None for o in batch.owner):
         return []
-    flying = _flying_parties(state)
     out: list[VolumeFinding] = []
     with state.cache.lock:
         engine = state.cache.engine
+        flying = set(state.cache.flights.values())  # kept by the cache, refreshed by the tick: no query per tick
         for i in range(len(batch)):
             owner = batch.owner[i]
             if owner is None or owner not in flying:
