@@ -26,7 +26,7 @@ def picture_from_store(db: str, party: str, at_text: str) -> dict[str, Any]:
 
     from .bundle import parse_time
     from .core.ledger.reconstruct import picture_at
-    from .service.ledger import latest_head, party_entries
+    from .service.ledger import picture_entries
     from .store import schema as t
     from .store.database import open_database
 
@@ -37,9 +37,7 @@ def picture_from_store(db: str, party: str, at_text: str) -> dict[str, Any]:
             party_id = conn.execute(sa.select(t.parties.c.id).where(t.parties.c.name == party)).scalar_one_or_none()
             if party_id is None:
                 raise NotFound(f"no party named {party!r}", field="--party")
-            head = latest_head(conn)
-            size = head.size if head is not None else 0
-            entries = party_entries(conn, party_id, size, at)
+            entries, size = picture_entries(conn, party_id, at)
     finally:
         engine.dispose()
     return {**picture_at(entries, party_id, at), "tree_size": size, "party_name": party}

@@ -53,9 +53,9 @@ from .codec import iso
 from .state import ServiceState
 
 __all__ = ["LEDGER_LOCK", "consistency", "entry_with_proof", "latest_head", "open_ledger", "outbox_row",
-           "party_entries", "picture", "public_key", "rotate_key", "rotations", "sequence", "stage", "stage_ack",
-           "stage_conflicts", "stage_delivery", "stage_escalation", "stage_message", "stage_notifications",
-           "stage_rows", "stage_version"]
+           "party_entries", "picture", "picture_entries", "public_key", "rotate_key", "rotations", "sequence",
+           "stage", "stage_ack", "stage_conflicts", "stage_delivery", "stage_escalation", "stage_message",
+           "stage_notifications", "stage_rows", "stage_version"]
 
 log = logging.getLogger("deconflict.ledger")
 
@@ -447,11 +447,17 @@ def party_entries(conn: sa.Connection, party_id: str, size: int, until: datetime
     return out
 
 
+def picture_entries(conn: sa.Connection, party_id: str, at: datetime) -> tuple[list[tuple[int, LedgerEntry]], int]:
+    """What a picture at `at` is drawn from (the API's and `deconflict report --db`'s alike): the entries
+    `party_id` may see, recorded by `at`, over the tree of the latest signed head; and that tree's size."""
+    head = latest_head(conn)
+    size = head.size if head is not None else 0
+    return party_entries(conn, party_id, size, at), size
+
+
 def picture(state: ServiceState, party_id: str, at: datetime) -> dict[str, Any]:
     """What `party_id` knew at `at`, reconstructed from the ledger entries it may see (core.ledger.reconstruct),
     over the tree of the latest signed head (`tree_size`); never from the live tables."""
     with state.db.connect() as conn:
-        head = latest_head(conn)
-        size = head.size if head is not None else 0
-        entries = party_entries(conn, party_id, size, at)
+        entries, size = picture_entries(conn, party_id, at)
     return {**picture_at(entries, party_id, at), "tree_size": size}
