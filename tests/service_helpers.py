@@ -6,9 +6,11 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -125,3 +127,31 @@ def running_demo(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], str, Pat
         if proc.stdout:
             proc.stdout.close()
     assert proc.returncode == 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve_subprocess(db_url: str, *args: str, health: str = "/v1/health") -> tuple[subprocess.Popen[bytes], str]:
+    """`deconflict serve` over `db_url` as a process of its own, on a free port; returned (with its URL) once
+    `health` answers 200. The caller terminates it."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deconflict.cli", "serve", "--port", str(port), "--db", db_url, *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "service exited")
+        try:
+            if httpx.get(url + health, timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("service did not start")

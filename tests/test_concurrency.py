@@ -6,48 +6,20 @@ Exactly one may be accepted. Declarations in separate areas, sent the same way, 
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from .service_helpers import Api, vol, world
+from .service_helpers import Api, serve_subprocess, vol, world
 
 ROUNDS = 12
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start(db_url: str, token_file: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "deconflict.cli", "serve", "--port", str(port), "--db", db_url,
-         "--admin-token-out", str(token_file)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "service exited")
-        try:
-            if httpx.get(url + "/v1/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("service did not start")
+    return serve_subprocess(db_url, "--admin-token-out", str(token_file))
 
 
 @pytest.fixture

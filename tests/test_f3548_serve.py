@@ -5,11 +5,9 @@ the other gets 409 naming the winner among the missing intents (with its OVN lef
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +21,7 @@ from deconflict.f3548 import F3548Config
 from deconflict.f3548.logic import NO_OVN
 from deconflict.service.server import RunningService
 
-from .service_helpers import vol
-from .test_concurrency import _free_port
+from .service_helpers import serve_subprocess, vol
 from .test_f3548 import KEY, OIR, intent, token
 
 AUD = "localhost"
@@ -39,23 +36,8 @@ def _pem(tmp_path: Path) -> Path:
 
 
 def _serve(db_url: str, tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "deconflict.cli", "serve", "--port", str(port), "--db", db_url,
-         "--admin-token-out", str(tmp_path / f"admin-{port}"), *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "service exited")
-        try:
-            if httpx.get(url + "/healthy", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("service did not start")
+    token_file = tmp_path / f"admin-{uuid.uuid4().hex[:8]}"
+    return serve_subprocess(db_url, "--admin-token-out", str(token_file), *extra, health="/healthy")
 
 
 def _stop(*procs: subprocess.Popen[bytes]) -> None:
