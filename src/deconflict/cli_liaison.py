@@ -47,6 +47,7 @@ __all__ = [
     "countdown",
     "key_action",
     "perform",
+    "read_token_file",
     "render_message",
     "render_notification",
     "render_status",
@@ -566,16 +567,21 @@ def _ack(action: Ack, client: Client, state: WatchState, live: Any, board: Keybo
 
 
 # -- the commands ---------------------------------------------------------------------------------------------
+def read_token_file(token_file: Path) -> str:
+    """The token kept in `token_file` (a CLI error naming --token-file when it cannot be read or is empty)."""
+    try:
+        text = token_file.read_text().strip()
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {token_file}: {exc.strerror or exc}",
+                                 param_hint="--token-file") from None
+    if not text:
+        raise typer.BadParameter(f"{token_file} is empty", param_hint="--token-file")
+    return text
+
+
 def _party_token(token_file: Path | None) -> str:
     if token_file is not None:
-        try:
-            text = token_file.read_text().strip()
-        except OSError as exc:
-            raise typer.BadParameter(f"cannot read {token_file}: {exc.strerror or exc}",
-                                     param_hint="--token-file") from None
-        if not text:
-            raise typer.BadParameter(f"{token_file} is empty", param_hint="--token-file")
-        return text
+        return read_token_file(token_file)
     token = os.environ.get("DECONFLICT_TOKEN", "").strip()
     if not token:
         raise typer.BadParameter("the party's token is needed: set DECONFLICT_TOKEN or give --token-file",

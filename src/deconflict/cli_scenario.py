@@ -17,6 +17,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .cli_liaison import read_token_file
+
 if TYPE_CHECKING:
     from .scenarios.runner import EventOutcome, ScenarioResult
 
@@ -83,14 +85,7 @@ def _admin_token(token: str | None, token_file: Path | None) -> str:
     if token_file is not None:
         if token is not None and "DECONFLICT_TOKEN" not in os.environ:
             raise typer.BadParameter("give --token or --token-file, not both", param_hint="--token-file")
-        try:
-            text = token_file.read_text().strip()
-        except OSError as exc:
-            raise typer.BadParameter(f"cannot read {token_file}: {exc.strerror or exc}",
-                                     param_hint="--token-file") from None
-        if not text:
-            raise typer.BadParameter(f"{token_file} is empty", param_hint="--token-file")
-        return text
+        return read_token_file(token_file)
     if not token:
         raise typer.BadParameter("an admin token is needed: --token, --token-file or DECONFLICT_TOKEN",
                                  param_hint="--token")
