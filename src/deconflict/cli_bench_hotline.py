@@ -9,7 +9,7 @@ import json
 
 import typer
 
-from .cli_bench_service import Backend
+from .cli_bench_common import Backend, progress_bars, stores
 
 __all__ = ["bench_hotline"]
 
@@ -35,32 +35,15 @@ def bench_hotline(
 ) -> None:
     """Time from an activity declaration's HTTP request to each partner's WebSocket receiving its notification
     (p50/p99) at a paced rate, beside the HTTP create round trip of the same requests."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
     from .bench import hotline, service
 
-    is_pg = db is not None and db.startswith(("postgresql://", "postgres://", "postgresql+psycopg://"))
-    chosen = backend or (Backend.POSTGRESQL if is_pg else Backend.SQLITE)
-    backends = ["sqlite", "postgresql"] if chosen is Backend.BOTH else [chosen.value]
-    sqlite_path = None if is_pg else db
-    pg = pg_url or (db if is_pg else None) or service.DEFAULT_PG_URL
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                   TimeRemainingColumn(), console=Console(stderr=True), transient=True)
-    tasks: dict[str, int] = {}
-    labels = {"seed": "seeding declarations", "send": "declarations sent", "receive": "notifications received"}
-
-    def progress(phase: str, done: int, total: int) -> None:
-        if phase not in tasks:
-            tasks[phase] = bar.add_task(labels.get(phase, phase), total=total)
-        bar.update(tasks[phase], completed=done, total=total)
+    backends, sqlite_path, pg = stores(backend, db, pg_url, service.DEFAULT_PG_URL)
+    bar, progress, reset = progress_bars({"seed": "seeding declarations", "send": "declarations sent",
+                                          "receive": "notifications received"})
 
     with bar:
         for b in backends:
-            tasks.clear()
-            for task in list(bar.task_ids):
-                bar.remove_task(task)
+            reset()
             for line in hotline.run([b], parties, n, declarations, rate, concurrency, seed, warmup, drain_s,
                                     sqlite_path, pg, progress=progress):
                 print(json.dumps(line), flush=True)

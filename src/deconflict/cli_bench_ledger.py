@@ -26,20 +26,11 @@ def bench_ledger(
     """Appends/s into the in-memory log and on SQLite through the service's staging and sequencing,
     inclusion/consistency proof p50/p99 at `entries`, and verification of a `bundle-entries` bundle, beside the raw
     SHA-256 rate and baselines measured in the same run."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
     from .bench import ledger
+    from .cli_bench_common import progress_bars
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                   TimeRemainingColumn(), console=Console(stderr=True), transient=True)
-    tasks: dict[str, int] = {}
-    labels = {"build": "building the log", "proofs": "proofs", "bundle": "building the bundle"}
-
-    def progress(phase: str, done: int, total: int) -> None:
-        if phase not in tasks:
-            tasks[phase] = bar.add_task(labels.get(phase, phase), total=total)
-        bar.update(tasks[phase], completed=done, total=total)
+    bar, progress, _ = progress_bars({"build": "building the log", "proofs": "proofs",
+                                      "bundle": "building the bundle"})
 
     with bar:
         line = ledger.run(entries, proofs, bundle_entries, appends, seed, progress=progress,

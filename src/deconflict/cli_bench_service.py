@@ -6,17 +6,12 @@ Kept apart from cli.py, which registers it; the benchmark itself is imported onl
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 
 import typer
 
+from .cli_bench_common import Backend, progress_bars, stores
+
 __all__ = ["bench_service"]
-
-
-class Backend(StrEnum):
-    SQLITE = "sqlite"
-    POSTGRESQL = "postgresql"
-    BOTH = "both"
 
 
 def bench_service(
@@ -38,32 +33,14 @@ def bench_service(
 ) -> None:
     """Declarations created per second and p50/p99 over HTTP against a service holding N declarations, beside
     GET /v1/health on the same connections."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
     from .bench import service
 
-    is_pg = db is not None and db.startswith(("postgresql://", "postgres://", "postgresql+psycopg://"))
-    chosen = backend or (Backend.POSTGRESQL if is_pg else Backend.SQLITE)
-    backends = ["sqlite", "postgresql"] if chosen is Backend.BOTH else [chosen.value]
-    sqlite_path = None if is_pg else db
-    pg = pg_url or (db if is_pg else None) or service.DEFAULT_PG_URL
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                   TimeRemainingColumn(), console=Console(stderr=True), transient=True)
-    tasks: dict[str, int] = {}
-
-    def progress(phase: str, done: int, total: int) -> None:
-        if phase not in tasks:
-            label = {"seed": "seeding declarations", "load": "health, then creates"}.get(phase, phase)
-            tasks[phase] = bar.add_task(label, total=total)
-        bar.update(tasks[phase], completed=done, total=total)
+    backends, sqlite_path, pg = stores(backend, db, pg_url, service.DEFAULT_PG_URL)
+    bar, progress, reset = progress_bars({"seed": "seeding declarations", "load": "health, then creates"})
 
     with bar:
         for b in backends:
-            tasks.clear()
-            for task in list(bar.task_ids):
-                bar.remove_task(task)
+            reset()
             for line in service.run([b], declarations, requests, concurrency, seed, warmup, sqlite_path, pg,
                                     progress=progress):
                 print(json.dumps(line), flush=True)
